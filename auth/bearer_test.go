@@ -1,0 +1,95 @@
+package auth
+
+import (
+	"errors"
+	"strings"
+	"testing"
+)
+
+func TestBearerToken(t *testing.T) {
+	long := strings.Repeat("a", MaxTokenBytes+1)
+	tests := []struct {
+		name       string
+		header     string
+		want       string
+		wantErr    error
+		wantReason string
+	}{
+		{name: "empty", header: "", wantErr: ErrNoToken, wantReason: ReasonNoToken},
+		{name: "blank", header: "   ", wantErr: ErrNoToken, wantReason: ReasonNoToken},
+		{name: "scheme only", header: "Bearer", wantErr: ErrNoToken, wantReason: ReasonNoToken},
+		{name: "scheme and spaces", header: "Bearer   ", wantErr: ErrNoToken, wantReason: ReasonNoToken},
+		{name: "valid", header: "Bearer abc.def.ghi", want: "abc.def.ghi"},
+		{name: "lower-case scheme", header: "bearer abc.def.ghi", want: "abc.def.ghi"},
+		{name: "upper-case scheme", header: "BEARER abc.def.ghi", want: "abc.def.ghi"},
+		{name: "extra spaces", header: "Bearer    abc.def-_~+/==", want: "abc.def-_~+/=="},
+		{name: "basic scheme", header: "Basic dXNlcjpwYXNz", wantErr: ErrInvalidToken, wantReason: ReasonMalformed},
+		{name: "scheme glued to token", header: "Bearerabc.def.ghi", wantErr: ErrInvalidToken, wantReason: ReasonMalformed},
+		{name: "token only", header: "abc.def.ghi", wantErr: ErrInvalidToken, wantReason: ReasonMalformed},
+		{name: "two tokens", header: "Bearer abc def", wantErr: ErrInvalidToken, wantReason: ReasonMalformed},
+		{name: "comma", header: "Bearer abc,def", wantErr: ErrInvalidToken, wantReason: ReasonMalformed},
+		{name: "quote", header: `Bearer "abc"`, wantErr: ErrInvalidToken, wantReason: ReasonMalformed},
+		{name: "padding in the middle", header: "Bearer ab=c", wantErr: ErrInvalidToken, wantReason: ReasonMalformed},
+		{name: "only padding", header: "Bearer ==", wantErr: ErrInvalidToken, wantReason: ReasonMalformed},
+		{name: "max size", header: "Bearer " + long[1:], want: long[1:]},
+		{name: "oversized", header: "Bearer " + long, wantErr: ErrInvalidToken, wantReason: ReasonOversized},
+		{name: "huge", header: "Bearer " + strings.Repeat("a", 1<<20), wantErr: ErrInvalidToken, wantReason: ReasonOversized},
+		{name: "huge other scheme", header: "Basic " + strings.Repeat("a", 1<<20), wantErr: ErrInvalidToken, wantReason: ReasonOversized},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			got, err := BearerToken(tt.header)
+			if tt.wantErr != nil {
+				if !errors.Is(err, tt.wantErr) || got != "" {
+					t.Fatalf("BearerToken(%.40q) = %.40q, %v; want error %v", tt.header, got, err, tt.wantErr)
+				}
+				if r := Reason(err); r != tt.wantReason {
+					t.Errorf("Reason(%v) = %q, want %q", err, r, tt.wantReason)
+				}
+				return
+			}
+			if err != nil || got != tt.want {
+				t.Fatalf("BearerToken(%.40q) = %.40q, %v; want %.40q, nil", tt.header, got, err, tt.want)
+			}
+		})
+	}
+}
+
+func TestReason(t *testing.T) {
+	tests := []struct {
+		name string
+		err  error
+		want string
+	}{
+		{"nil", nil, ""},
+		{"no token", ErrNoToken, ReasonNoToken},
+		{"not ready", ErrNotReady, ReasonNotReady},
+		{"token error", invalid(ReasonExpired, errors.New("x")), ReasonExpired},
+		{"wrapped token error", errors.Join(errors.New("ctx"), invalid(ReasonAudience, nil)), ReasonAudience},
+		{"other", errors.New("boom"), ReasonOther},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			if got := Reason(tt.err); got != tt.want {
+				t.Errorf("Reason(%v) = %q, want %q", tt.err, got, tt.want)
+			}
+		})
+	}
+}
+
+func TestTokenErrorIsInvalidToken(t *testing.T) {
+	cause := errors.New("cause")
+	err := invalid(ReasonSignature, cause)
+	if !errors.Is(err, ErrInvalidToken) {
+		t.Errorf("errors.Is(%v, ErrInvalidToken) = false, want true", err)
+	}
+	if !errors.Is(err, cause) {
+		t.Errorf("errors.Is(%v, cause) = false, want true", err)
+	}
+	if errors.Is(err, ErrNoToken) || errors.Is(err, ErrNotReady) {
+		t.Errorf("%v matches ErrNoToken or ErrNotReady", err)
+	}
+	if !strings.Contains(err.Error(), "signature") || !strings.Contains(err.Error(), "cause") {
+		t.Errorf("Error() = %q, want the reason and the cause", err.Error())
+	}
+}

@@ -1,0 +1,302 @@
+package main
+
+import (
+	"context"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"net/url"
+	"path/filepath"
+	"strings"
+	"time"
+
+	"github.com/onlinemeetings/onlinemeetings/auth"
+	"github.com/onlinemeetings/onlinemeetings/auth/devissuer"
+	"github.com/onlinemeetings/onlinemeetings/handlers"
+	"github.com/onlinemeetings/onlinemeetings/store"
+	"github.com/onlinemeetings/onlinemeetings/store/memory"
+	"github.com/onlinemeetings/onlinemeetings/store/sqlite"
+)
+
+// HTTP server limits: slow or oversized clients cannot hold the server.
+const (
+	readHeaderTimeout = 5 * time.Second
+	readTimeout       = 30 * time.Second
+	writeTimeout      = 60 * time.Second
+	idleTimeout       = 120 * time.Second
+	maxHeaderBytes    = 64 << 10
+)
+
+// serveConfig is the validated configuration of `serve`.
+type serveConfig struct {
+	addr            string
+	storeURL        string
+	issuer          string
+	audience        string
+	publicURL       string
+	dataDir         string
+	logLevel        slog.Level
+	logFormat       string
+	shutdownTimeout time.Duration
+	audio           *handlers.AudioConferencing
+}
+
+// devMode reports whether the built-in dev token issuer is used.
+func (c *serveConfig) devMode() bool { return c.issuer == "" }
+
+const serveSummary = `Runs the onlineMeeting API server under /v1.0, with /healthz and /readyz.
+
+Without --issuer the server runs in dev mode: it creates a signing key and a default
+user in --data-dir, serves its own token issuer under {public-url}/dev-issuer, listens
+on 127.0.0.1:8080 by default, and prints a ready-to-paste curl command. Dev mode is for
+local use only. With --issuer (and --audience) it verifies tokens of that OpenID Connect
+issuer (Microsoft Entra ID, Keycloak, ...) instead.`
+
+func parseServeConfig(args []string, getenv func(string) string, stdout io.Writer) (*serveConfig, error) {
+	fs := flag.NewFlagSet("serve", flag.ContinueOnError)
+	setUsage(fs, serveSummary)
+	var c serveConfig
+	var logLevel, tollNumber, tollFreeNumber, dialinURL string
+	fs.StringVar(&c.addr, "addr", "", "listen address host:port (default :8080, or 127.0.0.1:8080 in dev mode)")
+	fs.StringVar(&c.storeURL, "store", "", "where meetings are kept: sqlite://PATH or memory: (default sqlite://{data-dir}/onlinemeetings.db)")
+	fs.StringVar(&c.issuer, "issuer", "", "OpenID Connect issuer URL of the tokens to accept; empty = built-in dev issuer")
+	fs.StringVar(&c.audience, "audience", "", "required token audience (aud); required with --issuer (dev default "+devissuer.DefaultAudience+")")
+	fs.StringVar(&c.publicURL, "public-url", "", "external base URL of this server, used in @odata.context (default http://localhost:{port})")
+	fs.StringVar(&c.dataDir, "data-dir", "./data", "folder for the SQLite database and the dev issuer's key and user")
+	fs.StringVar(&logLevel, "log-level", "info", "log level: debug, info, warn or error")
+	fs.StringVar(&c.logFormat, "log-format", "text", "log format: text or json")
+	fs.DurationVar(&c.shutdownTimeout, "shutdown-timeout", 30*time.Second, "how long in-flight requests may take to finish on SIGTERM/SIGINT")
+	fs.StringVar(&tollNumber, "audio-toll-number", "", "dial-in toll number added to every meeting's audioConferencing (empty = none)")
+	fs.StringVar(&tollFreeNumber, "audio-toll-free-number", "", "dial-in toll-free number added to every meeting's audioConferencing")
+	fs.StringVar(&dialinURL, "audio-dialin-url", "", "dial-in information page; ?id={conferenceId} is appended")
+	if err := parseFlags(fs, args, getenv, stdout); err != nil {
+		return nil, err
+	}
+	if err := c.logLevel.UnmarshalText([]byte(logLevel)); err != nil {
+		return nil, usagef("--log-level %q: want debug, info, warn or error", logLevel)
+	}
+	if c.logFormat != "text" && c.logFormat != "json" {
+		return nil, usagef("--log-format %q: want text or json", c.logFormat)
+	}
+	if c.shutdownTimeout <= 0 {
+		return nil, usagef("--shutdown-timeout must be positive")
+	}
+	if c.issuer != "" {
+		if err := checkURL("--issuer", c.issuer); err != nil {
+			return nil, err
+		}
+		if c.audience == "" {
+			return nil, usagef("--audience is required with --issuer")
+		}
+	} else if c.audience == "" {
+		c.audience = devissuer.DefaultAudience
+	}
+	if c.addr == "" {
+		c.addr = ":8080"
+		if c.devMode() {
+			c.addr = "127.0.0.1:8080"
+		}
+	}
+	if _, _, err := net.SplitHostPort(c.addr); err != nil {
+		return nil, usagef("--addr %q: %v", c.addr, err)
+	}
+	if c.publicURL != "" {
+		if err := checkURL("--public-url", c.publicURL); err != nil {
+			return nil, err
+		}
+		c.publicURL = strings.TrimRight(c.publicURL, "/")
+	}
+	if c.dataDir == "" {
+		return nil, usagef("--data-dir must not be empty")
+	}
+	if c.storeURL == "" {
+		c.storeURL = "sqlite://" + filepath.Join(c.dataDir, "onlinemeetings.db")
+	}
+	if _, err := parseStoreURL(c.storeURL); err != nil {
+		return nil, err
+	}
+	if tollNumber != "" || tollFreeNumber != "" || dialinURL != "" {
+		if dialinURL != "" {
+			if err := checkURL("--audio-dialin-url", dialinURL); err != nil {
+				return nil, err
+			}
+		}
+		c.audio = &handlers.AudioConferencing{TollNumber: tollNumber, TollFreeNumber: tollFreeNumber, DialinURL: dialinURL}
+	}
+	return &c, nil
+}
+
+func checkURL(flagName, s string) error {
+	u, err := url.Parse(s)
+	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+		return usagef("%s %q: want an absolute http(s) URL", flagName, s)
+	}
+	return nil
+}
+
+// storeLocation is a parsed --store URL.
+type storeLocation struct {
+	kind string // "sqlite" or "memory"
+	path string // for sqlite
+}
+
+// parseStoreURL reads sqlite://PATH (everything after sqlite:// is the path,
+// verbatim: sqlite://./data/x.db, sqlite:///var/lib/x.db) or memory:.
+func parseStoreURL(s string) (storeLocation, error) {
+	switch {
+	case s == "memory:" || s == "memory://":
+		return storeLocation{kind: "memory"}, nil
+	case strings.HasPrefix(s, "sqlite://"):
+		p := strings.TrimPrefix(s, "sqlite://")
+		if p == "" {
+			return storeLocation{}, usagef("--store %q: the SQLite path is empty", s)
+		}
+		return storeLocation{kind: "sqlite", path: p}, nil
+	}
+	return storeLocation{}, usagef("--store %q: want sqlite://PATH or memory:", s)
+}
+
+func openStore(ctx context.Context, s string) (store.Store, error) {
+	loc, err := parseStoreURL(s)
+	if err != nil {
+		return nil, err
+	}
+	if loc.kind == "memory" {
+		return memory.New(), nil
+	}
+	return sqlite.Open(ctx, loc.path)
+}
+
+func newLogger(c *serveConfig, w io.Writer) *slog.Logger {
+	opts := &slog.HandlerOptions{Level: c.logLevel}
+	if c.logFormat == "json" {
+		return slog.New(slog.NewJSONHandler(w, opts))
+	}
+	return slog.New(slog.NewTextHandler(w, opts))
+}
+
+// runServe runs the server until ctx is canceled (SIGINT/SIGTERM), then
+// drains: /readyz turns 503, the listener closes, in-flight requests get
+// --shutdown-timeout to finish, and the store closes last.
+func runServe(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
+	c, err := parseServeConfig(args, getenv, stdout)
+	if err != nil {
+		return err
+	}
+	log := newLogger(c, stderr)
+
+	ln, err := net.Listen("tcp", c.addr)
+	if err != nil {
+		return fmt.Errorf("listen on %s: %w", c.addr, err)
+	}
+	defer ln.Close()
+	if c.publicURL == "" {
+		c.publicURL = defaultPublicURL(ln.Addr())
+	}
+
+	st, err := openStore(ctx, c.storeURL)
+	if err != nil {
+		return fmt.Errorf("open store %s: %w", c.storeURL, err)
+	}
+	defer st.Close()
+
+	vcfg := auth.Config{Issuer: c.issuer, Audience: c.audience, Logger: log}
+	var dev *devissuer.Issuer
+	if c.devMode() {
+		dev, err = devissuer.Open(c.dataDir)
+		if err != nil {
+			return fmt.Errorf("dev issuer: %w", err)
+		}
+		vcfg.Issuer = devissuer.IssuerURL(c.publicURL)
+		vcfg.HTTPClient = dev.HTTPClient(vcfg.Issuer)
+	}
+	verifier := auth.NewVerifier(vcfg)
+	vctx, stopVerifier := context.WithCancel(context.WithoutCancel(ctx))
+	defer stopVerifier()
+	verifier.Start(vctx)
+
+	hcfg := handlers.Config{
+		Store:             st,
+		Verifier:          verifier,
+		PublicURL:         c.publicURL,
+		Logger:            log,
+		AudioConferencing: c.audio,
+	}
+	if dev != nil {
+		hcfg.DevIssuer = dev.Handler(vcfg.Issuer)
+	}
+	h, err := handlers.New(hcfg)
+	if err != nil {
+		return err
+	}
+	srv := &http.Server{
+		Handler:           h,
+		ReadHeaderTimeout: readHeaderTimeout,
+		ReadTimeout:       readTimeout,
+		WriteTimeout:      writeTimeout,
+		IdleTimeout:       idleTimeout,
+		MaxHeaderBytes:    maxHeaderBytes,
+		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelWarn),
+		BaseContext:       func(net.Listener) context.Context { return context.WithoutCancel(ctx) },
+	}
+
+	log.Info("listening", slog.String("addr", ln.Addr().String()), slog.String("public_url", c.publicURL),
+		slog.String("store", c.storeURL), slog.Bool("dev_issuer", dev != nil), slog.String("version", version))
+	if dev != nil {
+		printDevHint(stdout, dev, vcfg.Issuer, c)
+	}
+
+	serveErr := make(chan error, 1)
+	go func() { serveErr <- srv.Serve(ln) }()
+
+	select {
+	case err := <-serveErr:
+		return fmt.Errorf("serve: %w", err)
+	case <-ctx.Done():
+	}
+	log.Info("shutting down", slog.Duration("timeout", c.shutdownTimeout))
+	h.StartDraining()
+	sctx, cancel := context.WithTimeout(context.Background(), c.shutdownTimeout)
+	defer cancel()
+	if err := srv.Shutdown(sctx); err != nil {
+		_ = srv.Close()
+		return fmt.Errorf("shutdown: requests still running after %s were cut off: %w", c.shutdownTimeout, err)
+	}
+	log.Info("stopped")
+	return nil
+}
+
+// defaultPublicURL is http://localhost:{port} for the address we listen on.
+func defaultPublicURL(addr net.Addr) string {
+	port := "8080"
+	if ta, ok := addr.(*net.TCPAddr); ok {
+		port = fmt.Sprint(ta.Port)
+	}
+	return "http://localhost:" + port
+}
+
+// printDevHint prints, on stdout and not through the logger, a curl command
+// with a fresh dev token, so a newcomer can try the API at once.
+func printDevHint(w io.Writer, dev *devissuer.Issuer, issuerURL string, c *serveConfig) {
+	tok, err := dev.Mint(issuerURL, c.audience, devissuer.TokenOptions{})
+	if err != nil {
+		fmt.Fprintf(w, "dev issuer: could not mint a token: %v\n", err)
+		return
+	}
+	u := dev.DefaultUser()
+	fmt.Fprintf(w, `
+onlinemeetings is running in dev mode (built-in token issuer; for local use only).
+Signed in as %s (oid %s, tenant %s). Try:
+
+  curl -sS -X POST '%s/v1.0/me/onlineMeetings' \
+    -H 'Authorization: Bearer %s' \
+    -H 'Content-Type: application/json' \
+    -d '{"subject":"User Token Meeting"}'
+
+More tokens: onlinemeetings token --data-dir %s --public-url %s
+
+`, u.UPN, u.OID, u.TID, c.publicURL, tok, c.dataDir, c.publicURL)
+}

@@ -1,0 +1,167 @@
+// Package handlers serves the onlineMeeting API: the Echo application, the
+// request pipeline (request ids, body limit, authentication, authorization,
+// Content-Type and schema validation), the implementation of the generated
+// strict-server interface, and the one error path that writes Graph's error
+// JSON.
+package handlers
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"strings"
+	"time"
+
+	"github.com/getkin/kin-openapi/openapi3"
+	"github.com/getkin/kin-openapi/openapi3filter"
+	"github.com/getkin/kin-openapi/routers"
+	"github.com/labstack/echo/v4"
+
+	"github.com/onlinemeetings/onlinemeetings/auth"
+	"github.com/onlinemeetings/onlinemeetings/gen"
+	"github.com/onlinemeetings/onlinemeetings/store"
+)
+
+// MaxBodyBytes is the largest request body accepted (4 MiB); larger bodies
+// get 413, whether announced by Content-Length or sent chunked.
+const MaxBodyBytes = 4 << 20
+
+// apiBasePath is where the API is mounted, as the spec's relative server URL says.
+const apiBasePath = "/v1.0"
+
+// TokenVerifier checks bearer tokens. *auth.Verifier implements it.
+type TokenVerifier interface {
+	// Verify returns the principal of a valid token; errors wrap
+	// auth.ErrInvalidToken or auth.ErrNotReady.
+	Verify(ctx context.Context, raw string) (*auth.Principal, error)
+	// Ready reports whether the verifier can verify tokens (issuer discovered).
+	Ready() bool
+}
+
+// Config is what the API needs from the outside world.
+type Config struct {
+	// Store persists meetings.
+	Store store.Store
+	// Verifier checks bearer tokens.
+	Verifier TokenVerifier
+	// PublicURL is the server's external base URL, without a trailing slash
+	// (e.g. https://meetings.example.com); it is used in @odata.context and
+	// never taken from the request's Host header.
+	PublicURL string
+	// Logger receives one line per request and every server-side failure.
+	Logger *slog.Logger
+	// AudioConferencing, when set, is added to every new meeting.
+	AudioConferencing *AudioConferencing
+	// DevIssuer, when set, is served under /dev-issuer (the built-in token
+	// issuer for local use).
+	DevIssuer http.Handler
+	// Now is the clock; nil means time.Now.
+	Now func() time.Time
+	// ReadyTimeout bounds the store check of /readyz (default 2 s).
+	ReadyTimeout time.Duration
+}
+
+// app holds the wiring of one Echo application.
+type app struct {
+	cfg        Config
+	log        *slog.Logger
+	spec       *openapi3.T
+	routes     map[string]*routers.Route // by operation id
+	validation openapi3filter.Options
+	types      graphTypes
+}
+
+// Handler is the HTTP handler of the whole server, with a switch to report
+// not-ready while shutting down.
+type Handler struct {
+	*echo.Echo
+	draining chan struct{}
+}
+
+// StartDraining makes /readyz answer 503 from now on, so load balancers stop
+// sending new requests while in-flight ones finish.
+func (h *Handler) StartDraining() {
+	select {
+	case <-h.draining:
+	default:
+		close(h.draining)
+	}
+}
+
+// New builds the server's HTTP handler: the API under /v1.0 (every route
+// generated from openapi.yaml), /healthz, /readyz and, in dev mode, the
+// built-in token issuer.
+func New(cfg Config) (*Handler, error) {
+	if cfg.Store == nil || cfg.Verifier == nil {
+		return nil, errors.New("handlers: Store and Verifier are required")
+	}
+	if cfg.Logger == nil {
+		cfg.Logger = slog.New(slog.DiscardHandler)
+	}
+	if cfg.ReadyTimeout == 0 {
+		cfg.ReadyTimeout = 2 * time.Second
+	}
+	cfg.PublicURL = strings.TrimRight(cfg.PublicURL, "/")
+	spec, err := gen.GetSwagger()
+	if err != nil {
+		return nil, fmt.Errorf("handlers: loading embedded spec: %w", err)
+	}
+	a := &app{cfg: cfg, log: cfg.Logger, spec: spec, routes: map[string]*routers.Route{}, types: newGraphTypes(spec)}
+	a.validation = openapi3filter.Options{
+		AuthenticationFunc: a.authorize,
+		KeepValidatedValue: true,
+		MultiError:         false,
+	}
+	for path, item := range spec.Paths.Map() {
+		for method, op := range item.Operations() {
+			a.routes[op.OperationID] = &routers.Route{Spec: spec, Path: path, PathItem: item, Method: method, Operation: op}
+		}
+	}
+
+	e := echo.New()
+	e.HideBanner, e.HidePort, e.Debug = true, true, false
+	e.IPExtractor = echo.ExtractIPDirect()
+	e.HTTPErrorHandler = a.errorHandler
+	h := &Handler{Echo: e, draining: make(chan struct{})}
+
+	e.Use(requestIDs, a.accessLog, a.recoverPanics, limitBody)
+
+	e.GET("/healthz", func(c echo.Context) error { return c.JSON(http.StatusOK, map[string]string{"status": "ok"}) })
+	e.GET("/readyz", func(c echo.Context) error { return a.readyz(c, h.draining) })
+	if cfg.DevIssuer != nil {
+		e.Any("/dev-issuer/*", echo.WrapHandler(http.StripPrefix("/dev-issuer", cfg.DevIssuer)))
+	}
+
+	mw := make(map[string][]echo.MiddlewareFunc, len(a.routes))
+	for id, r := range a.routes {
+		mw[id] = []echo.MiddlewareFunc{a.operation(id, r)}
+	}
+	server := &Server{store: cfg.Store, publicURL: cfg.PublicURL, now: a.now, audio: cfg.AudioConferencing}
+	gen.RegisterHandlersWithOptions(e, gen.NewStrictHandler(server, nil), gen.RegisterHandlersOptions{
+		BaseURL:              apiBasePath,
+		OperationMiddlewares: mw,
+	})
+	return h, nil
+}
+
+// readyz answers 200 when the server can take traffic: not shutting down,
+// token issuer discovered and store answering.
+func (a *app) readyz(c echo.Context, draining <-chan struct{}) error {
+	select {
+	case <-draining:
+		return c.JSON(http.StatusServiceUnavailable, map[string]string{"status": "shutting down"})
+	default:
+	}
+	if !a.cfg.Verifier.Ready() {
+		return c.JSON(http.StatusServiceUnavailable, map[string]string{"status": "token issuer not discovered yet"})
+	}
+	ctx, cancel := context.WithTimeout(c.Request().Context(), a.cfg.ReadyTimeout)
+	defer cancel()
+	if err := a.cfg.Store.Ping(ctx); err != nil {
+		a.log.WarnContext(ctx, "readiness check: store not answering", slog.Any("error", err))
+		return c.JSON(http.StatusServiceUnavailable, map[string]string{"status": "store not answering"})
+	}
+	return c.JSON(http.StatusOK, map[string]string{"status": "ready"})
+}

@@ -1,0 +1,210 @@
+package handlers
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"strconv"
+	"time"
+
+	"github.com/labstack/echo/v4"
+
+	"github.com/onlinemeetings/onlinemeetings/auth"
+	"github.com/onlinemeetings/onlinemeetings/store"
+)
+
+// Error is a Microsoft Graph error: the HTTP status, the Graph error code and
+// message, and the extra headers that go with it. Anything in the request
+// path may return one; errorHandler writes it as Graph's error JSON.
+type Error struct {
+	Status  int
+	Code    string
+	Message string
+	// Header holds extra response headers (WWW-Authenticate, Retry-After).
+	Header http.Header
+	// Err is the underlying cause, logged but never sent to the client.
+	Err error
+}
+
+func (e *Error) Error() string {
+	if e.Err != nil {
+		return fmt.Sprintf("%d %s: %s: %v", e.Status, e.Code, e.Message, e.Err)
+	}
+	return fmt.Sprintf("%d %s: %s", e.Status, e.Code, e.Message)
+}
+
+func (e *Error) Unwrap() error { return e.Err }
+
+// Graph error messages used in more than one place.
+const (
+	msgUnreadableJSON = "Unable to read JSON request payload. Please ensure Content-Type header is set and payload is of valid JSON format."
+	msgNoToken        = "Access token is empty."
+	msgInvalidToken   = "Access token validation failure."
+	msgNotAvailable   = "The service is temporarily unavailable. Please retry after the time given in the Retry-After header."
+	msgInternal       = "An unexpected error occurred on the server. Use the request-id to find details in the server log."
+)
+
+// retryAfterSeconds is the Retry-After sent with 503 answers.
+const retryAfterSeconds = 5
+
+func newError(status int, code, message string) *Error {
+	return &Error{Status: status, Code: code, Message: message}
+}
+
+func badRequest(message string) *Error { return newError(http.StatusBadRequest, "BadRequest", message) }
+
+func bodyReadError(message string) *Error {
+	return newError(http.StatusBadRequest, "RequestBodyRead", message)
+}
+
+func unavailable(cause error) *Error {
+	e := newError(http.StatusServiceUnavailable, "serviceNotAvailable", msgNotAvailable)
+	e.Header = http.Header{"Retry-After": {strconv.Itoa(retryAfterSeconds)}}
+	e.Err = cause
+	return e
+}
+
+// errorMapping turns the sentinel errors of the store and auth packages into
+// Graph errors. Everything not listed (and not already an *Error) is a 500.
+var errorMapping = []struct {
+	err  error
+	make func(error) *Error
+}{
+	{store.ErrNotFound, func(err error) *Error {
+		return &Error{Status: http.StatusNotFound, Code: "NotFound", Message: "The requested onlineMeeting was not found.", Err: err}
+	}},
+	{store.ErrUnavailable, unavailable},
+	{store.ErrClosed, unavailable},
+	{auth.ErrNotReady, unavailable},
+	{auth.ErrNoToken, func(err error) *Error {
+		return &Error{Status: http.StatusUnauthorized, Code: "InvalidAuthenticationToken", Message: msgNoToken,
+			Header: http.Header{"WWW-Authenticate": {`Bearer`}}, Err: err}
+	}},
+	{auth.ErrInvalidToken, func(err error) *Error {
+		return &Error{Status: http.StatusUnauthorized, Code: "InvalidAuthenticationToken", Message: msgInvalidToken,
+			Header: http.Header{"WWW-Authenticate": {`Bearer error="invalid_token"`}}, Err: err}
+	}},
+	{context.DeadlineExceeded, unavailable},
+}
+
+// toGraphError maps any error that reached Echo to a Graph error.
+func toGraphError(err error) *Error {
+	var ge *Error
+	if errors.As(err, &ge) {
+		return ge
+	}
+	for _, m := range errorMapping {
+		if errors.Is(err, m.err) {
+			return m.make(err)
+		}
+	}
+	var he *echo.HTTPError
+	if errors.As(err, &he) {
+		return fromEchoError(he)
+	}
+	return &Error{Status: http.StatusInternalServerError, Code: "generalException", Message: msgInternal, Err: err}
+}
+
+// fromEchoError maps Echo's own errors (router 404/405, binder, body limit).
+func fromEchoError(he *echo.HTTPError) *Error {
+	cause := he.Internal
+	if cause == nil {
+		cause = he
+	}
+	switch he.Code {
+	case http.StatusNotFound:
+		return &Error{Status: he.Code, Code: "UnknownError", Message: "Resource not found for the segment.", Err: cause}
+	case http.StatusMethodNotAllowed:
+		return &Error{Status: he.Code, Code: "MethodNotAllowed", Message: "The HTTP method is not allowed on this resource.", Err: cause}
+	case http.StatusRequestEntityTooLarge:
+		return requestTooLarge()
+	case http.StatusBadRequest:
+		// The binder runs after validation, so a failure here means a body
+		// the validator accepted but Go could not decode.
+		return &Error{Status: he.Code, Code: "BadRequest", Message: msgUnreadableJSON, Err: cause}
+	case http.StatusUnsupportedMediaType:
+		return unsupportedMediaType()
+	}
+	if he.Code >= 400 && he.Code < 500 {
+		return &Error{Status: he.Code, Code: "BadRequest", Message: http.StatusText(he.Code), Err: cause}
+	}
+	return &Error{Status: http.StatusInternalServerError, Code: "generalException", Message: msgInternal, Err: cause}
+}
+
+func requestTooLarge() *Error {
+	return newError(http.StatusRequestEntityTooLarge, "RequestEntityTooLarge",
+		fmt.Sprintf("The request body is larger than the limit of %d bytes.", MaxBodyBytes))
+}
+
+func unsupportedMediaType() *Error {
+	return newError(http.StatusUnsupportedMediaType, "UnsupportedMediaType",
+		"The Content-Type of the request is not supported. Use application/json.")
+}
+
+// graphErrorBody is the JSON shape of every error answer.
+type graphErrorBody struct {
+	Error graphErrorMain `json:"error"`
+}
+
+type graphErrorMain struct {
+	Code       string          `json:"code"`
+	Message    string          `json:"message"`
+	InnerError graphInnerError `json:"innerError"`
+}
+
+type graphInnerError struct {
+	Date            string `json:"date"`
+	RequestID       string `json:"request-id"`
+	ClientRequestID string `json:"client-request-id"`
+}
+
+// errorHandler is Echo's HTTPErrorHandler: the one place where errors become
+// responses. It logs server-side failures with the request id and writes
+// Graph's error JSON with the correlation headers.
+func (a *app) errorHandler(err error, c echo.Context) {
+	ge := toGraphError(err)
+	req := c.Request()
+	ids := requestIDsFrom(req.Context())
+	if ge.Status >= 500 {
+		a.log.LogAttrs(req.Context(), slog.LevelError, "request failed",
+			slog.String("request_id", ids.requestID), slog.Int("status", ge.Status), slog.Any("error", err))
+	} else if ge.Err != nil {
+		a.log.LogAttrs(req.Context(), slog.LevelDebug, "request rejected",
+			slog.String("request_id", ids.requestID), slog.Int("status", ge.Status), slog.Any("error", ge.Err))
+	}
+	c.Set(ctxKeyErrorCode, ge.Code)
+	if c.Response().Committed {
+		return
+	}
+	h := c.Response().Header()
+	for k, vs := range ge.Header {
+		h[k] = vs
+	}
+	body := graphErrorBody{Error: graphErrorMain{
+		Code:    ge.Code,
+		Message: ge.Message,
+		InnerError: graphInnerError{
+			Date:            a.now().UTC().Format("2006-01-02T15:04:05"),
+			RequestID:       ids.requestID,
+			ClientRequestID: ids.clientRequestID,
+		},
+	}}
+	if req.Method == http.MethodHead {
+		_ = c.NoContent(ge.Status)
+		return
+	}
+	if werr := writeJSON(c.Response(), ge.Status, errorContentType, body); werr != nil {
+		a.log.LogAttrs(req.Context(), slog.LevelDebug, "writing error response failed",
+			slog.String("request_id", ids.requestID), slog.Any("error", werr))
+	}
+}
+
+// now is the clock used in error bodies; tests may replace it.
+func (a *app) now() time.Time {
+	if a.cfg.Now != nil {
+		return a.cfg.Now()
+	}
+	return time.Now()
+}

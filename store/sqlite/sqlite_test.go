@@ -1,0 +1,333 @@
+package sqlite_test
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/onlinemeetings/onlinemeetings/store"
+	"github.com/onlinemeetings/onlinemeetings/store/sqlite"
+	"github.com/onlinemeetings/onlinemeetings/store/storetest"
+)
+
+// crashHelperEnv, when set, makes the test binary run crashHelper on the
+// database path it holds instead of the tests (see TestKillDurability).
+const crashHelperEnv = "ONLINEMEETINGS_SQLITE_CRASH_HELPER_DB"
+
+func TestMain(m *testing.M) {
+	if path := os.Getenv(crashHelperEnv); path != "" {
+		crashHelper(path)
+		return
+	}
+	os.Exit(m.Run())
+}
+
+var owner = store.Owner{TenantID: "7c3f1e52-5d0b-4c8e-9a51-0f1c2d3e4a5b", UserID: "a1111111-1111-4111-8111-111111111111"}
+
+// openTemp opens a store in a new temporary directory, in a subdirectory
+// Open must create, and closes it when the test ends.
+func openTemp(t *testing.T, opts ...sqlite.Option) (*sqlite.Store, string) {
+	t.Helper()
+	path := filepath.Join(t.TempDir(), "data", "meetings.db")
+	s, err := sqlite.Open(t.Context(), path, opts...)
+	if err != nil {
+		t.Fatalf("Open(%q) = %v", path, err)
+	}
+	t.Cleanup(func() { s.Close() }) // ErrClosed when the test closed it
+	return s, path
+}
+
+func TestStore(t *testing.T) {
+	storetest.Run(t, func(t *testing.T) store.Store {
+		s, _ := openTemp(t)
+		return s
+	})
+}
+
+// TestStoreNoGroupCommit runs the suite with batches of one, so the
+// one-transaction-per-Create path stays correct too.
+func TestStoreNoGroupCommit(t *testing.T) {
+	storetest.Run(t, func(t *testing.T) store.Store {
+		s, _ := openTemp(t, sqlite.WithMaxBatch(1))
+		return s
+	})
+}
+
+// getAll fails the test unless every meeting in want reads back.
+func getAll(t *testing.T, s store.Store, owner store.Owner, ids []string) {
+	t.Helper()
+	missing := 0
+	for _, id := range ids {
+		if _, err := s.Get(t.Context(), owner, id); err != nil {
+			if missing++; missing <= 5 {
+				t.Errorf("Get(%q) = %v, want nil", id, err)
+			}
+		}
+	}
+	if missing > 0 {
+		t.Errorf("%d of %d meetings missing", missing, len(ids))
+	}
+}
+
+// TestReopen checks that migrations are idempotent and that data persists
+// across Close and Open.
+func TestReopen(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "meetings.db")
+	var ids []string
+	for round := range 3 {
+		s, err := sqlite.Open(t.Context(), path)
+		if err != nil {
+			t.Fatalf("round %d: Open(%q) = %v", round, path, err)
+		}
+		getAll(t, s, owner, ids)
+		for i := range 3 {
+			m := storetest.NewMeeting(owner, i)
+			if err := s.Create(t.Context(), m); err != nil {
+				t.Fatalf("round %d: Create = %v", round, err)
+			}
+			ids = append(ids, m.ID)
+		}
+		if err := s.Close(); err != nil {
+			t.Fatalf("round %d: Close = %v", round, err)
+		}
+	}
+	fi, err := os.Stat(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if mode := fi.Mode().Perm(); mode != 0o600 {
+		t.Errorf("database file mode = %v, want 0600", mode)
+	}
+}
+
+// TestOpenConcurrently opens one new file from several goroutines at once:
+// the migration must run once and every Open must succeed.
+func TestOpenConcurrently(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "meetings.db")
+	var wg sync.WaitGroup
+	for range 4 {
+		wg.Go(func() {
+			s, err := sqlite.Open(t.Context(), path)
+			if err != nil {
+				t.Errorf("Open = %v", err)
+				return
+			}
+			defer s.Close()
+			m := storetest.NewMeeting(owner, 0)
+			if err := s.Create(t.Context(), m); err != nil {
+				t.Errorf("Create = %v", err)
+			}
+		})
+	}
+	wg.Wait()
+}
+
+// TestOpenPath checks paths that are awkward in a file: URI.
+func TestOpenPath(t *testing.T) {
+	tests := []struct{ name, rel string }{
+		{"Plain", "meetings.db"},
+		{"Nested", "a/b/c/meetings.db"},
+		{"URISyntax", "we?ird #dir %41&x=y/m;e?e#t.db"},
+		{"Unicode", "données/会議.db"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			dir := t.TempDir()
+			path := filepath.Join(dir, tt.rel)
+			s, err := sqlite.Open(t.Context(), path)
+			if err != nil {
+				t.Fatalf("Open(%q) = %v", path, err)
+			}
+			m := storetest.NewMeeting(owner, 0)
+			if err := s.Create(t.Context(), m); err != nil {
+				t.Fatalf("Create = %v", err)
+			}
+			if err := s.Close(); err != nil {
+				t.Fatalf("Close = %v", err)
+			}
+			fi, err := os.Stat(path)
+			if err != nil || fi.Size() == 0 {
+				t.Fatalf("Stat(%q) = %v, %v; want the database there", path, fi, err)
+			}
+			parent, err := os.Stat(filepath.Dir(path))
+			if err != nil {
+				t.Fatal(err)
+			}
+			if mode := parent.Mode().Perm(); filepath.Dir(path) != dir && mode != 0o700 {
+				t.Errorf("created directory mode = %v, want 0700", mode)
+			}
+			// Nothing went to a file named after a cut-off path.
+			var stray []string
+			filepath.WalkDir(dir, func(p string, d os.DirEntry, err error) error {
+				if err == nil && !d.IsDir() && p != path {
+					stray = append(stray, p)
+				}
+				return nil
+			})
+			if len(stray) > 0 {
+				t.Errorf("unexpected files %q", stray)
+			}
+		})
+	}
+}
+
+// TestCloseWhileCreating closes the store under load: every Create returns
+// nil or ErrClosed, and every nil is on disk.
+func TestCloseWhileCreating(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "meetings.db")
+	s, err := sqlite.Open(t.Context(), path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var (
+		mu      sync.Mutex
+		created []string
+		wg      sync.WaitGroup
+	)
+	started := make(chan struct{}, 32)
+	for g := range 32 {
+		wg.Go(func() {
+			for i := 0; ; i++ {
+				m := storetest.NewMeeting(owner, g*1000+i)
+				err := s.Create(t.Context(), m)
+				if i == 0 {
+					started <- struct{}{}
+				}
+				switch {
+				case err == nil:
+					mu.Lock()
+					created = append(created, m.ID)
+					mu.Unlock()
+				case errors.Is(err, store.ErrClosed):
+					return
+				default:
+					t.Errorf("Create = %v, want nil or ErrClosed", err)
+					return
+				}
+			}
+		})
+	}
+	for range 32 {
+		<-started
+	}
+	if err := s.Close(); err != nil {
+		t.Fatalf("Close = %v", err)
+	}
+	wg.Wait()
+
+	s, err = sqlite.Open(t.Context(), path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	getAll(t, s, owner, created)
+}
+
+// TestCanceledContext checks that Get with a done context reports the
+// context's error.
+func TestCanceledContext(t *testing.T) {
+	s, _ := openTemp(t)
+	m := storetest.NewMeeting(owner, 0)
+	if err := s.Create(t.Context(), m); err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(t.Context())
+	cancel()
+	if _, err := s.Get(ctx, owner, m.ID); !errors.Is(err, context.Canceled) {
+		t.Errorf("Get(canceled ctx) = %v, want context.Canceled", err)
+	}
+	if err := s.Create(ctx, storetest.NewMeeting(owner, 1)); !errors.Is(err, context.Canceled) {
+		t.Errorf("Create(canceled ctx) = %v, want context.Canceled", err)
+	}
+}
+
+// TestKillDurability checks that every acknowledged Create survives kill -9.
+// It runs this test binary again as a child (see TestMain) that creates
+// meetings from many goroutines and prints each id as soon as Create
+// returns nil; after enough acknowledgements it kills the child with
+// SIGKILL, reopens the file and reads back every id the child printed.
+func TestKillDurability(t *testing.T) {
+	const acks = 200
+	path := filepath.Join(t.TempDir(), "meetings.db")
+	cmd := exec.Command(os.Args[0])
+	cmd.Env = append(os.Environ(), crashHelperEnv+"="+path)
+	var stderr bytes.Buffer
+	cmd.Stderr = &stderr
+	stdout, err := cmd.StdoutPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	// Kill the child whatever happens: on time-out, and if the test fails.
+	timeout := time.AfterFunc(60*time.Second, func() { cmd.Process.Kill() })
+	defer timeout.Stop()
+	t.Cleanup(func() { cmd.Process.Kill() })
+
+	var ids []string
+	r := bufio.NewReader(stdout)
+	for {
+		line, err := r.ReadString('\n')
+		if err != nil {
+			break // EOF after the kill; a line without its newline was not acknowledged
+		}
+		id, ok := strings.CutPrefix(strings.TrimSuffix(line, "\n"), "ack ")
+		if !ok {
+			continue
+		}
+		ids = append(ids, id)
+		if len(ids) == acks {
+			if err := cmd.Process.Kill(); err != nil { // SIGKILL on Unix
+				t.Fatal(err)
+			}
+		}
+	}
+	waitErr := cmd.Wait()
+	if len(ids) < acks {
+		t.Fatalf("child acknowledged %d creates, want %d; exit: %v; stderr:\n%s", len(ids), acks, waitErr, stderr.Bytes())
+	}
+	t.Logf("child acknowledged %d creates before it died (%v)", len(ids), waitErr)
+
+	s, err := sqlite.Open(t.Context(), path)
+	if err != nil {
+		t.Fatalf("Open after kill = %v", err)
+	}
+	defer s.Close()
+	getAll(t, s, owner, ids)
+}
+
+// crashHelper is the child of TestKillDurability: it creates meetings until
+// it is killed, printing "ack ID" once Create(ID) has returned nil.
+func crashHelper(path string) {
+	s, err := sqlite.Open(context.Background(), path)
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "open:", err)
+		os.Exit(2)
+	}
+	var mu sync.Mutex
+	for g := range 32 {
+		go func() {
+			for i := 0; ; i++ {
+				m := storetest.NewMeeting(owner, g*1_000_000+i)
+				if err := s.Create(context.Background(), m); err != nil {
+					fmt.Fprintln(os.Stderr, "create:", err)
+					os.Exit(3)
+				}
+				mu.Lock()
+				fmt.Fprintf(os.Stdout, "ack %s\n", m.ID) // one write, unbuffered
+				mu.Unlock()
+			}
+		}()
+	}
+	select {} // until killed
+}
