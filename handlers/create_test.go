@@ -565,8 +565,10 @@ func TestNotReady(t *testing.T) {
 
 type neverReady struct{}
 
-func (neverReady) Verify(context.Context, string) (*auth.Principal, error) { return nil, auth.ErrNotReady }
-func (neverReady) Ready() bool                                             { return false }
+func (neverReady) Verify(context.Context, string) (*auth.Principal, error) {
+	return nil, auth.ErrNotReady
+}
+func (neverReady) Ready() bool { return false }
 
 // TestConcurrentCreates: identifiers stay unique under concurrent creates.
 func TestConcurrentCreates(t *testing.T) {
