@@ -87,7 +87,15 @@ var errorMapping = []struct {
 			Header: http.Header{"WWW-Authenticate": {`Bearer error="invalid_token"`}}, Err: err}
 	}},
 	{context.DeadlineExceeded, unavailable},
+	{context.Canceled, func(err error) *Error {
+		// The client went away; nobody reads this answer.
+		return &Error{Status: statusClientClosedRequest, Code: "ClientClosedRequest", Message: "The client closed the request.", Err: err}
+	}},
 }
+
+// statusClientClosedRequest is logged (never seen by a client) when the
+// client gave up before the answer, as nginx's 499 is.
+const statusClientClosedRequest = 499
 
 // toGraphError maps any error that reached Echo to a Graph error.
 func toGraphError(err error) *Error {

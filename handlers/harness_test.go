@@ -56,12 +56,12 @@ func (s *countingStore) Create(ctx context.Context, m *store.Meeting) error {
 
 type storeKind struct {
 	name string
-	open func(t *testing.T) store.Store
+	open func(t testing.TB) store.Store
 }
 
 var storeKinds = []storeKind{
-	{"memory", func(t *testing.T) store.Store { return memory.New() }},
-	{"sqlite", func(t *testing.T) store.Store {
+	{"memory", func(t testing.TB) store.Store { return memory.New() }},
+	{"sqlite", func(t testing.TB) store.Store {
 		st, err := sqlite.Open(context.Background(), filepath.Join(t.TempDir(), "meetings.db"))
 		if err != nil {
 			t.Fatalf("sqlite.Open: %v", err)

@@ -40,6 +40,9 @@ func meetingID(organizerOID, threadID string) string {
 	return base64.StdEncoding.EncodeToString([]byte("1*" + organizerOID + "*0**" + threadID))
 }
 
+// threadIDEscaper escapes a thread id in a join URL as Graph does (lower case).
+var threadIDEscaper = strings.NewReplacer(":", "%3a", "@", "%40")
+
 // joinWebURL builds the Teams join link the way Graph does: the thread id
 // with ':' and '@' escaped in lower case, message id 0, and the tenant and
 // organizer in the context parameter.
@@ -47,7 +50,7 @@ func joinWebURL(threadID, tenantID, organizerOID string) string {
 	var b strings.Builder
 	b.Grow(len(joinURLPrefix) + len(threadID) + 128)
 	b.WriteString(joinURLPrefix)
-	b.WriteString(strings.NewReplacer(":", "%3a", "@", "%40").Replace(threadID))
+	b.WriteString(threadIDEscaper.Replace(threadID))
 	b.WriteString("/0?context=%7b%22Tid%22%3a%22")
 	b.WriteString(tenantID)
 	b.WriteString("%22%2c%22Oid%22%3a%22")
