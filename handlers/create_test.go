@@ -522,7 +522,8 @@ func TestCorrelationHeaders(t *testing.T) {
 
 func TestRoutingErrors(t *testing.T) {
 	h := newHarness(t, storeKinds[0].open(t))
-	graphError(t, h.do(http.MethodGet, "/v1.0/nothing", nil, nil), 404, "UnknownError", "")
+	graphError(t, h.do(http.MethodGet, "/v1.0/me/nothing", nil, nil), 400, "BadRequest", "Resource not found for the segment 'nothing'.")
+	graphError(t, h.do(http.MethodGet, "/elsewhere", nil, nil), 404, "NotFound", "")
 	r := h.do(http.MethodPut, "/v1.0/me/onlineMeetings", map[string]string{"Authorization": "Bearer " + h.userToken()}, nil)
 	graphError(t, r, 405, "MethodNotAllowed", "")
 	if r := h.do(http.MethodGet, "/healthz", nil, nil); r.status != 200 {

@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"net/http"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/labstack/echo/v4"
@@ -97,8 +98,9 @@ var errorMapping = []struct {
 // client gave up before the answer, as nginx's 499 is.
 const statusClientClosedRequest = 499
 
-// toGraphError maps any error that reached Echo to a Graph error.
-func toGraphError(err error) *Error {
+// toGraphError maps any error that reached Echo for a request to path to a
+// Graph error.
+func toGraphError(err error, path string) *Error {
 	var ge *Error
 	if errors.As(err, &ge) {
 		return ge
@@ -110,20 +112,27 @@ func toGraphError(err error) *Error {
 	}
 	var he *echo.HTTPError
 	if errors.As(err, &he) {
-		return fromEchoError(he)
+		return fromEchoError(he, path)
 	}
 	return &Error{Status: http.StatusInternalServerError, Code: "generalException", Message: msgInternal, Err: err}
 }
 
 // fromEchoError maps Echo's own errors (router 404/405, binder, body limit).
-func fromEchoError(he *echo.HTTPError) *Error {
+func fromEchoError(he *echo.HTTPError, path string) *Error {
 	cause := he.Internal
 	if cause == nil {
 		cause = he
 	}
 	switch he.Code {
 	case http.StatusNotFound:
-		return &Error{Status: he.Code, Code: "UnknownError", Message: "Resource not found for the segment.", Err: cause}
+		// Graph answers an unknown segment under /v1.0 with 400 BadRequest
+		// naming the segment; anything else is a plain 404.
+		if rest, ok := strings.CutPrefix(path, apiBasePath+"/"); ok && rest != "" {
+			segment := rest[strings.LastIndex(strings.TrimSuffix(rest, "/"), "/")+1:]
+			return &Error{Status: http.StatusBadRequest, Code: "BadRequest",
+				Message: fmt.Sprintf("Resource not found for the segment '%s'.", strings.TrimSuffix(segment, "/")), Err: cause}
+		}
+		return &Error{Status: http.StatusNotFound, Code: "NotFound", Message: "The requested resource does not exist.", Err: cause}
 	case http.StatusMethodNotAllowed:
 		return &Error{Status: he.Code, Code: "MethodNotAllowed", Message: "The HTTP method is not allowed on this resource.", Err: cause}
 	case http.StatusRequestEntityTooLarge:
@@ -172,7 +181,7 @@ type graphInnerError struct {
 // responses. It logs server-side failures with the request id and writes
 // Graph's error JSON with the correlation headers.
 func (a *app) errorHandler(err error, c echo.Context) {
-	ge := toGraphError(err)
+	ge := toGraphError(err, c.Request().URL.Path)
 	req := c.Request()
 	ids := requestIDsFrom(req.Context())
 	if ge.Status >= 500 {
