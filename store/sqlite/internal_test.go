@@ -5,6 +5,7 @@ import (
 	"database/sql"
 	"errors"
 	"path/filepath"
+	"runtime"
 	"strings"
 	"testing"
 	"testing/fstest"
@@ -30,19 +31,22 @@ func openTest(t *testing.T, opts ...Option) (*Store, string) {
 }
 
 // TestPragmas checks that the DSN configures every pooled connection, not
-// just the first one.
+// just the first one: in particular that the writer never checkpoints in
+// its COMMIT (wal_autocheckpoint=0).
 func TestPragmas(t *testing.T) {
 	s, _ := openTest(t, WithReadConns(4))
 	ctx := t.Context()
 
-	check := func(t *testing.T, c *sql.Conn, queryOnly int) {
+	check := func(t *testing.T, c *sql.Conn, busyTimeout time.Duration, queryOnly int) {
 		t.Helper()
 		var got struct {
-			JournalMode string
-			Synchronous int
-			BusyTimeout int
-			ForeignKeys int
-			QueryOnly   int
+			JournalMode       string
+			Synchronous       int
+			BusyTimeout       int
+			ForeignKeys       int
+			QueryOnly         int
+			WALAutocheckpoint int
+			JournalSizeLimit  int64
 		}
 		for _, p := range []struct {
 			pragma string
@@ -53,13 +57,16 @@ func TestPragmas(t *testing.T) {
 			{"busy_timeout", &got.BusyTimeout},
 			{"foreign_keys", &got.ForeignKeys},
 			{"query_only", &got.QueryOnly},
+			{"wal_autocheckpoint", &got.WALAutocheckpoint},
+			{"journal_size_limit", &got.JournalSizeLimit},
 		} {
 			if err := c.QueryRowContext(ctx, "PRAGMA "+p.pragma).Scan(p.dest); err != nil {
 				t.Fatalf("PRAGMA %s: %v", p.pragma, err)
 			}
 		}
 		want := got
-		want.JournalMode, want.Synchronous, want.BusyTimeout, want.ForeignKeys, want.QueryOnly = "wal", 2, 5000, 1, queryOnly
+		want.JournalMode, want.Synchronous, want.BusyTimeout, want.ForeignKeys, want.QueryOnly = "wal", 2, int(busyTimeout.Milliseconds()), 1, queryOnly
+		want.WALAutocheckpoint, want.JournalSizeLimit = 0, defaultCheckpointConfig.walSizeLimit
 		if diff := cmp.Diff(want, got); diff != "" {
 			t.Errorf("pragmas mismatch (-want +got):\n%s", diff)
 		}
@@ -76,7 +83,7 @@ func TestPragmas(t *testing.T) {
 		conns = append(conns, c)
 	}
 	for i, c := range conns {
-		t.Run("Read"+string(rune('0'+i)), func(t *testing.T) { check(t, c, 1) })
+		t.Run("Read"+string(rune('0'+i)), func(t *testing.T) { check(t, c, busyTimeout, 1) })
 	}
 	if got := s.rdb.Stats().OpenConnections; got != 4 {
 		t.Errorf("read pool has %d open connections, want 4", got)
@@ -87,7 +94,14 @@ func TestPragmas(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer w.Close()
-	t.Run("Write", func(t *testing.T) { check(t, w, 0) })
+	t.Run("Write", func(t *testing.T) { check(t, w, busyTimeout, 0) })
+
+	c, err := s.cdb.Conn(ctx) // the checkpointer is idle: nothing was committed
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	t.Run("Checkpoint", func(t *testing.T) { check(t, c, defaultCheckpointConfig.busyTimeout, 0) })
 }
 
 // TestReadPoolIsReadOnly checks that the read pool cannot change the
@@ -117,7 +131,7 @@ func TestMigrationsRecorded(t *testing.T) {
 		s.Close()
 	}
 
-	db, err := sql.Open("sqlite", dsn(path, false))
+	db, err := sql.Open("sqlite", dsn(path, false, busyTimeout, defaultCheckpointConfig.walSizeLimit))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -193,12 +207,12 @@ func TestLoadMigrations(t *testing.T) {
 // TestDSN checks that the path is escaped in the file: URI and that every
 // parameter is present.
 func TestDSN(t *testing.T) {
-	got := dsn("/data/we?ird #dir %41/m.db", false)
-	want := "file:///data/we%3Fird%20%23dir%20%2541/m.db?" + dsnParams
+	got := dsn("/data/we?ird #dir %41/m.db", false, 2*time.Second, 1234)
+	want := "file:///data/we%3Fird%20%23dir%20%2541/m.db?" + dsnParams + "&_pragma=busy_timeout(2000)&_pragma=journal_size_limit(1234)"
 	if got != want {
 		t.Errorf("dsn() = %q, want %q", got, want)
 	}
-	if got := dsn("/m.db", true); !strings.HasSuffix(got, "&_pragma=query_only(1)") {
+	if got := dsn("/m.db", true, 2*time.Second, 1234); !strings.HasSuffix(got, "&_pragma=query_only(1)") {
 		t.Errorf("dsn(readOnly) = %q, want query_only", got)
 	}
 }
@@ -411,7 +425,7 @@ func TestGroupCommit(t *testing.T) {
 func holdWriteLock(t *testing.T, path string) *sql.Conn {
 	t.Helper()
 	ctx := t.Context()
-	db, err := sql.Open("sqlite", dsn(path, false))
+	db, err := sql.Open("sqlite", dsn(path, false, busyTimeout, defaultCheckpointConfig.walSizeLimit))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -428,8 +442,9 @@ func holdWriteLock(t *testing.T, path string) *sql.Conn {
 }
 
 // BenchmarkCreate measures Create one at a time, and from many goroutines
-// with and without group commit. Every Create is a durable commit
-// (synchronous=FULL), so the numbers depend on the disk's fsync latency.
+// (32 per CPU with and without group commit, and 16 in all). Every Create
+// is a durable commit (synchronous=FULL), so the numbers depend on the
+// disk's fsync latency.
 func BenchmarkCreate(b *testing.B) {
 	b.Run("Sequential", func(b *testing.B) {
 		s := openBench(b)
@@ -439,10 +454,11 @@ func BenchmarkCreate(b *testing.B) {
 			}
 		}
 	})
-	parallel := func(opts ...Option) func(b *testing.B) {
+	parallel := func(callers int, opts ...Option) func(b *testing.B) {
 		return func(b *testing.B) {
 			s := openBench(b, opts...)
-			b.SetParallelism(32) // 32 × GOMAXPROCS concurrent callers
+			// RunParallel starts parallelism × GOMAXPROCS goroutines.
+			b.SetParallelism(max(1, callers/runtime.GOMAXPROCS(0)))
 			before := s.commits.Load()
 			b.RunParallel(func(pb *testing.PB) {
 				for pb.Next() {
@@ -455,8 +471,12 @@ func BenchmarkCreate(b *testing.B) {
 			b.ReportMetric(float64(b.N)/float64(s.commits.Load()-before), "creates/commit")
 		}
 	}
-	b.Run("Parallel", parallel())
-	b.Run("ParallelNoGroupCommit", parallel(WithMaxBatch(1)))
+	// 32 callers per CPU, far more than a server's connection count.
+	b.Run("Parallel", parallel(32*runtime.GOMAXPROCS(0)))
+	b.Run("ParallelNoGroupCommit", parallel(32*runtime.GOMAXPROCS(0), WithMaxBatch(1)))
+	// 16 concurrent callers (exactly, when GOMAXPROCS divides 16), like a
+	// load test with 16 connections.
+	b.Run("Parallel16", parallel(16))
 }
 
 func openBench(b *testing.B, opts ...Option) *Store {

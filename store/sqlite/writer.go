@@ -109,6 +109,8 @@ const insertSQL = `INSERT INTO meetings
 // callers, none of whom may cancel the others' work; lock waits are bounded
 // by busy_timeout.
 func (s *Store) tryCommit(batch []*createReq, pending []int, errs []error) (failed int, err error) {
+	s.txMu.Lock() // see Store.checkpoint
+	defer s.txMu.Unlock()
 	ctx := context.Background()
 	tx, err := s.wdb.BeginTx(ctx, nil) // BEGIN IMMEDIATE, from the DSN
 	if err != nil {
@@ -155,6 +157,7 @@ func (s *Store) tryCommit(batch []*createReq, pending []int, errs []error) (fail
 		return -1, fmt.Errorf("sqlite: create: commit: %w", mapErr(ctx, err))
 	}
 	s.commits.Add(1)
+	s.signalCheckpoint()
 	return -1, nil
 }
 
