@@ -1,0 +1,194 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"runtime"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+)
+
+// raceEnabled reports whether the test runs under -race (race_test.go).
+var raceEnabled bool
+
+// buildBinary builds the command into a temporary folder, with -race when
+// the test has it.
+func buildBinary(t *testing.T) string {
+	t.Helper()
+	if testing.Short() {
+		t.Skip("builds the binary; skipped with -short")
+	}
+	gotool, err := exec.LookPath("go")
+	if err != nil {
+		t.Skipf("go tool not found: %v", err)
+	}
+	bin := filepath.Join(t.TempDir(), "onlinemeetings")
+	if runtime.GOOS == "windows" {
+		bin += ".exe"
+	}
+	args := []string{"build", "-o", bin}
+	if raceEnabled {
+		args = append(args, "-race")
+	}
+	cmd := exec.CommandContext(t.Context(), gotool, append(args, ".")...)
+	if out, err := cmd.CombinedOutput(); err != nil {
+		t.Fatalf("go build: %v\n%s", err, out)
+	}
+	return bin
+}
+
+// cleanEnv is the test's environment without any ONLINEMEETINGS_ variable.
+func cleanEnv() []string {
+	var env []string
+	for _, kv := range os.Environ() {
+		if !strings.HasPrefix(kv, envPrefix) {
+			env = append(env, kv)
+		}
+	}
+	return env
+}
+
+// TestBinary runs the built program: exit statuses, where it writes, that
+// bad configuration stops it before it touches the data folder or listens,
+// and that SIGTERM stops a running server with status 0.
+func TestBinary(t *testing.T) {
+	bin := buildBinary(t)
+
+	tests := []struct {
+		name       string
+		args       []string
+		wantCode   int
+		wantStdout string // a substring; "" means stdout must be empty
+		wantStderr string // exactly; "-" means anything
+	}{
+		{
+			name:       "issuer without audience",
+			args:       []string{"serve", "--issuer", "https://x.example"},
+			wantCode:   2,
+			wantStderr: "onlinemeetings: --audience is required with --issuer\n",
+		},
+		{
+			name:       "bad store",
+			args:       []string{"serve", "--store", "postgres://db/om"},
+			wantCode:   2,
+			wantStderr: "onlinemeetings: --store \"postgres://db/om\": want sqlite://PATH or memory:\n",
+		},
+		{name: "serve help", args: []string{"serve", "--help"}, wantCode: 0, wantStdout: "ONLINEMEETINGS_AUDIO_DIALIN_URL"},
+		{name: "version", args: []string{"version"}, wantCode: 0, wantStdout: "onlinemeetings "},
+		{name: "no command", args: nil, wantCode: 2, wantStderr: "-"},
+		{name: "unknown command", args: []string{"frob"}, wantCode: 2, wantStderr: "-"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			dir := t.TempDir()
+			ctx, cancel := context.WithTimeout(t.Context(), 20*time.Second)
+			defer cancel()
+			// A server that got as far as listening would not exit: the
+			// timeout turns that into a failure.
+			args := tt.args
+			cmd := exec.CommandContext(ctx, bin, args...)
+			cmd.Dir = dir // the default ./data would be created here
+			cmd.Env = cleanEnv()
+			var stdout, stderr bytes.Buffer
+			cmd.Stdout, cmd.Stderr = &stdout, &stderr
+			err := cmd.Run()
+			if ctx.Err() != nil {
+				t.Fatalf("%q did not exit within 20 s (it should fail before listening)", args)
+			}
+			code := 0
+			if ee := (*exec.ExitError)(nil); errors.As(err, &ee) {
+				code = ee.ExitCode()
+			} else if err != nil {
+				t.Fatalf("%q: %v", args, err)
+			}
+			if code != tt.wantCode {
+				t.Errorf("%q exit status = %d, want %d; stderr: %q", args, code, tt.wantCode, stderr.String())
+			}
+			if tt.wantStderr != "-" && stderr.String() != tt.wantStderr {
+				t.Errorf("%q stderr = %q, want %q", args, stderr.String(), tt.wantStderr)
+			}
+			if tt.wantStdout == "" && stdout.Len() > 0 {
+				t.Errorf("%q stdout = %q, want nothing", args, stdout.String())
+			}
+			if !strings.Contains(stdout.String(), tt.wantStdout) {
+				t.Errorf("%q stdout = %q, want it to contain %q", args, stdout.String(), tt.wantStdout)
+			}
+			if _, err := os.Stat(filepath.Join(dir, "data")); !errors.Is(err, os.ErrNotExist) {
+				t.Errorf("%q created ./data (Stat = %v), want nothing written", args, err)
+			}
+		})
+	}
+
+	t.Run("SIGTERM", func(t *testing.T) {
+		if runtime.GOOS == "windows" {
+			t.Skip("no SIGTERM on Windows")
+		}
+		dir := t.TempDir()
+		addr := freeAddr(t)
+		cmd := exec.Command(bin, "serve", "--addr", addr, "--data-dir", dir, "--log-format", "json")
+		cmd.Env = cleanEnv()
+		var stdout, stderr syncBuffer
+		cmd.Stdout, cmd.Stderr = &stdout, &stderr
+		if err := cmd.Start(); err != nil {
+			t.Fatal(err)
+		}
+		done := make(chan error, 1)
+		go func() { done <- cmd.Wait() }()
+		defer func() {
+			select {
+			case <-done:
+			default:
+				cmd.Process.Kill()
+				<-done
+			}
+		}()
+
+		client := &http.Client{Timeout: time.Second}
+		deadline := time.Now().Add(15 * time.Second)
+		for {
+			resp, err := client.Get("http://" + addr + "/readyz")
+			if err == nil {
+				resp.Body.Close()
+				if resp.StatusCode == http.StatusOK {
+					break
+				}
+			}
+			select {
+			case err := <-done:
+				done <- err
+				t.Fatalf("serve exited before ready: %v\nstderr:\n%s", err, stderr.String())
+			default:
+			}
+			if time.Now().After(deadline) {
+				t.Fatalf("/readyz not 200 after 15 s\nstderr:\n%s", stderr.String())
+			}
+			time.Sleep(20 * time.Millisecond)
+		}
+
+		if err := cmd.Process.Signal(syscall.SIGTERM); err != nil {
+			t.Fatal(err)
+		}
+		select {
+		case err := <-done:
+			done <- err
+			if err != nil {
+				t.Errorf("serve after SIGTERM: %v, want exit status 0\nstderr:\n%s", err, stderr.String())
+			}
+		case <-time.After(10 * time.Second):
+			t.Fatalf("serve did not exit within 10 s of SIGTERM\nstderr:\n%s", stderr.String())
+		}
+		if !strings.Contains(stdout.String(), "curl") {
+			t.Errorf("serve stdout = %q, want the curl hint", stdout.String())
+		}
+		if !strings.Contains(stderr.String(), `"msg":"stopped"`) {
+			t.Errorf("serve stderr = %q, want a JSON log line with msg stopped", stderr.String())
+		}
+	})
+}
