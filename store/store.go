@@ -27,6 +27,13 @@ var (
 	// ErrUnavailable means the store could not answer now (busy, locked,
 	// down); the request may succeed when retried. It maps to HTTP 503.
 	ErrUnavailable = errors.New("store: temporarily unavailable")
+	// ErrExternalIDTaken means the owner already has a meeting with the
+	// same ExternalID (Create only; CreateOrGet returns that meeting).
+	ErrExternalIDTaken = errors.New("store: external id already in use by this owner")
+	// ErrImmutable means an Update's function changed a field the store
+	// keys on (ID, Owner, ExternalID, JoinMeetingID, JoinWebURL,
+	// CreationDateTime); nothing is stored.
+	ErrImmutable = errors.New("store: immutable meeting field changed")
 	// ErrClosed means the store has been closed.
 	ErrClosed = errors.New("store: closed")
 )
@@ -41,10 +48,11 @@ type Owner struct {
 
 // Meeting is one stored online meeting.
 //
-// The store indexes and enforces uniqueness on the fields it needs to answer
-// queries (ID, Owner, ExternalID, JoinMeetingID, JoinWebURL,
-// CreationDateTime) and keeps the whole resource, as the handlers render it,
-// in Resource. The store treats Resource as opaque bytes: it never parses it.
+// The store indexes the fields it needs to answer queries (ID, Owner,
+// ExternalID, JoinMeetingID, JoinWebURL, CreationDateTime, Attendees),
+// enforces uniqueness where this contract says so, and keeps the whole
+// resource, as the handlers render it, in Resource. The store treats
+// Resource as opaque bytes: it never parses it.
 type Meeting struct {
 	// ID is the Graph id of the meeting, unique across the store.
 	ID string
@@ -54,26 +62,96 @@ type Meeting struct {
 	ExternalID string
 	// JoinMeetingID is the numeric meeting id users dial, unique across the store.
 	JoinMeetingID string
-	// JoinWebURL is the join link, unique across the store.
+	// JoinWebURL is the join link. The handlers build it from the thread id
+	// inside ID, so it is unique in practice; the store does not enforce
+	// that (Find returns every match).
 	JoinWebURL string
 	// CreationDateTime is when the meeting was created, in UTC.
 	CreationDateTime time.Time
+	// Attendees are the invited attendees who may read the meeting (Get by
+	// Find, and the $filter lookups) besides its owner: each user's tenant
+	// and object id, tenant filled in by the handlers. Order is kept;
+	// nil and empty are the same.
+	Attendees []Owner
 	// Resource is the onlineMeeting resource as JSON.
 	Resource []byte
+}
+
+// Lookup selects meetings for Find by exactly one of its fields.
+type Lookup struct {
+	ID            string
+	JoinWebURL    string
+	JoinMeetingID string
+}
+
+// Cursor is a position in an owner's list of meetings, ordered newest first:
+// by CreationDateTime descending, then ID descending (byte order).
+type Cursor struct {
+	CreationDateTime time.Time
+	ID               string
+}
+
+// Page asks List for at most Limit meetings, starting right after After
+// (from the newest when After is nil).
+type Page struct {
+	Limit int
+	After *Cursor
 }
 
 // Store persists meetings. All methods are safe for concurrent use.
 type Store interface {
 	// Create stores m. It returns only once the meeting is durably committed
 	// (it survives a crash of the process), so a caller may acknowledge it.
-	// It returns ErrIDTaken if a meeting with m.ID exists, and
-	// ErrJoinMeetingIDTaken if another meeting has m.JoinMeetingID; in both
-	// cases nothing is stored.
+	// It returns ErrIDTaken if a meeting with m.ID exists,
+	// ErrJoinMeetingIDTaken if another meeting has m.JoinMeetingID, and
+	// ErrExternalIDTaken if m.ExternalID is set and the owner has a meeting
+	// with it; in all cases nothing is stored.
 	Create(ctx context.Context, m *Meeting) error
 
 	// Get returns owner's meeting with the given id, or ErrNotFound when
-	// there is none (including when the id belongs to another owner).
+	// there is none (including when the id belongs to another owner or is
+	// not a valid id at all, e.g. holds a NUL byte).
 	Get(ctx context.Context, owner Owner, id string) (*Meeting, error)
+
+	// CreateOrGet stores m unless owner m.Owner already has a meeting with
+	// m.ExternalID (which must not be empty). It returns the stored meeting
+	// and created=true when it stored m, or the existing meeting unchanged
+	// and created=false. Concurrent calls with one (owner, ExternalID) all
+	// return the same meeting, exactly one of them with created=true: the
+	// store decides by a unique constraint, never check-then-insert, and is
+	// still right when the meeting is deleted between its steps.
+	// ErrIDTaken and ErrJoinMeetingIDTaken as for Create; durable as Create.
+	CreateOrGet(ctx context.Context, m *Meeting) (stored *Meeting, created bool, err error)
+
+	// Find returns the meetings that match q and that viewer owns or is
+	// listed in Attendees of, newest first (as List orders them); an empty
+	// slice when there are none. q must set exactly one field.
+	Find(ctx context.Context, viewer Owner, q Lookup) ([]*Meeting, error)
+
+	// List returns up to p.Limit (1..1000) of owner's meetings after
+	// p.After, newest first (see Cursor), by keyset, never by offset: a
+	// meeting created or deleted between two pages neither shifts nor
+	// repeats the others.
+	List(ctx context.Context, owner Owner, p Page) ([]*Meeting, error)
+
+	// Update reads owner's meeting id, calls fn with a copy of it, and
+	// stores what fn leaves there, in one transaction: concurrent Updates of
+	// one meeting are serialised (each fn sees the previous one's result),
+	// so changes to different parts of the resource all persist. fn may
+	// change Resource and Attendees only (else ErrImmutable); if fn returns
+	// an error, nothing is stored and Update returns that error as is. fn
+	// may be called more than once (on retry) and must not block. Returns
+	// the stored meeting once durable; ErrNotFound as Get.
+	Update(ctx context.Context, owner Owner, id string, fn func(*Meeting) error) (*Meeting, error)
+
+	// Delete removes owner's meeting id, durably before it returns, or
+	// returns ErrNotFound as Get does. Its ExternalID becomes free again.
+	Delete(ctx context.Context, owner Owner, id string) error
+
+	// Key returns the secret stored under name, 32 random bytes made on the
+	// first call and the same for every later call and every process that
+	// opens the same store (replicas), e.g. to sign paging tokens.
+	Key(ctx context.Context, name string) ([]byte, error)
 
 	// Ping reports whether the store can answer queries; nil means ready.
 	Ping(ctx context.Context) error

@@ -1,7 +1,9 @@
 package memory_test
 
 import (
+	"bytes"
 	"context"
+	"strings"
 	"testing"
 
 	"github.com/onlinemeetings/onlinemeetings/store"
@@ -15,6 +17,34 @@ func TestStore(t *testing.T) {
 		t.Cleanup(func() { s.Close() }) // ErrClosed when the test closed it
 		return s
 	})
+}
+
+// TestUpdatePanics checks that a panic in Update's function becomes
+// Update's error, stores nothing, and leaves the store usable (its mutex
+// unlocked).
+func TestUpdatePanics(t *testing.T) {
+	s := memory.New()
+	defer s.Close()
+	ctx := t.Context()
+	owner := store.Owner{TenantID: "tenant", UserID: "user"}
+	m := storetest.NewMeeting(owner, 0)
+	if err := s.Create(ctx, m); err != nil {
+		t.Fatal(err)
+	}
+	_, err := s.Update(ctx, owner, m.ID, func(u *store.Meeting) error {
+		u.Resource = []byte("lost")
+		panic("boom")
+	})
+	if err == nil || !strings.Contains(err.Error(), "boom") {
+		t.Errorf("Update(fn panics) = %v, want an error with the panic", err)
+	}
+	got, err := s.Get(ctx, owner, m.ID)
+	if err != nil || !bytes.Equal(got.Resource, m.Resource) {
+		t.Fatalf("Get after the panic = %v, %v; want the meeting unchanged", got, err)
+	}
+	if _, err := s.Update(ctx, owner, m.ID, func(u *store.Meeting) error { u.Resource = []byte("{}"); return nil }); err != nil {
+		t.Errorf("Update after a panic = %v, want nil", err)
+	}
 }
 
 // BenchmarkCreate measures Create alone and from many goroutines, for

@@ -18,38 +18,86 @@
 //
 // # Group commit
 //
-// Create must not return before its meeting is durable, and a durable
-// commit costs an fsync: a few milliseconds on real disks, far more than
-// the INSERT. SQLite also admits one writer at a time. One transaction per
-// Create would therefore serialise requests on fsyncs and cap the server at
-// a few hundred creates per second however many arrive together.
+// Every write (Create, CreateOrGet, Update, Delete, and making a Key) must
+// not return before it is durable, and a durable commit costs an fsync: a
+// few milliseconds on real disks, far more than the statements. SQLite
+// also admits one writer at a time. One transaction per write would
+// therefore serialise requests on fsyncs and cap the server at a few
+// hundred writes per second however many arrive together.
 //
-// Instead Create queues its meeting and waits. A single writer goroutine
+// Instead each write queues a request and waits. A single writer goroutine
 // takes the first queued request, then every other request already queued
 // (up to a cap, 256 by default) without waiting for more, and runs them as
 // one BEGIN IMMEDIATE ... COMMIT: one fsync for the whole batch. While it
 // commits, new requests queue up and form the next batch, so batches grow
-// with load and a lone request is never delayed.
+// with load and a lone request is never delayed. Requests of every kind
+// share a batch, in the order they were queued; since the writer runs
+// them one after another on the one connection that writes, two writes of
+// one meeting are serialised without any locking of their own.
 //
-// Requests in a batch must not affect each other:
-//   - A constraint violation (ID or JoinMeetingID taken) aborts only its own
-//     INSERT statement; SQLite keeps the transaction and the other rows, so
-//     only that caller gets ErrIDTaken or ErrJoinMeetingIDTaken.
-//   - Any other failure of one INSERT may have rolled back the whole
-//     transaction, so the writer rolls back, gives that request its error,
-//     and runs the rest of the batch again in a new transaction.
+// # Savepoints
+//
+// Requests in a batch must not affect each other, so the writer runs each
+// inside SAVEPOINT req ... RELEASE req:
+//   - A request that fails (a unique constraint, ErrNotFound, an Update
+//     whose function returned an error, changed an immutable field or
+//     panicked) is rolled back to its savepoint: whatever it wrote is
+//     undone, the batch's other work stays, and only that caller gets the
+//     error.
+//   - Some errors (I/O errors, a full disk, RAISE(ROLLBACK)) make SQLite
+//     roll back the whole transaction, savepoints and all. Then ROLLBACK TO
+//     fails, and the writer gives that request its error and runs the rest
+//     of the batch again in a new transaction; a request may thus run more
+//     than once (which is why Update's function may be called again), but
+//     only one run is ever committed.
 //   - If BEGIN or COMMIT fails, every request of the batch gets the error:
 //     none of them is stored.
 //
 // Every caller is answered only after COMMIT returned, so a nil error (and
-// the 201 the handler sends for it) always means the meeting is on disk.
-// A caller whose context ends while its request is still queued gets the
-// context's error and the writer skips the request; once the writer has
-// taken it, the caller waits for the outcome, so the error it returns always
-// tells the truth about what was stored.
+// the 201 or 204 the handler sends for it) always means the change is on
+// disk. A caller whose context ends while its request is still queued gets
+// the context's error and the writer skips the request; once the writer
+// has taken it, the caller waits for the outcome, so the error it returns
+// always tells the truth about what was stored.
 //
-// Reads (Get, Ping) do not go through the writer: in WAL mode they run on
-// the read pool alongside the commit in progress.
+// The writes themselves:
+//   - Create is one INSERT. When it fails on a unique constraint, SQLite's
+//     result code does not say which, so the writer asks the table, in the
+//     same transaction, which of id, join meeting id and the owner's
+//     external id is taken.
+//   - CreateOrGet is INSERT ... ON CONFLICT DO NOTHING on the owner's
+//     external id, then, when that inserted nothing, a SELECT of the
+//     meeting that has it. Both run in the writer, which alone writes, so
+//     nothing can come between them: concurrent calls are decided by the
+//     unique index, in queue order.
+//   - Update reads the meeting, calls the function in the writer goroutine
+//     (it must be quick and must not block: the whole batch waits for it),
+//     checks it changed only Resource and Attendees, and writes those back.
+//     A panic in the function is recovered and becomes that request's
+//     error.
+//   - Delete is one DELETE; no row means ErrNotFound.
+//   - Key reads the key on the read pool; only when it is missing does the
+//     writer INSERT OR IGNORE 32 random bytes and read back whatever is
+//     there, so every caller, and every process, gets the first one stored.
+//
+// Reads (Get, Find, List, Ping, and Key when the key exists) do not go
+// through the writer: in WAL mode they run on the read pool alongside the
+// commit in progress. All statements are prepared once per connection.
+//
+// # Schema
+//
+// The writer is the server's bottleneck, and most of what it writes to the
+// WAL is index pages: each index on a random key (the id, the join meeting
+// id) dirties a page of its own per insert. So the schema keeps indexes
+// few and small (see migrations/0002_find_update_keys.sql): the table
+// keeps its rowid, so inserts append to it; the id and join meeting id
+// have unique indexes; the join web URL is not unique and is found through
+// an index of an 8-byte hash of it, Find comparing the full URL in the
+// row; the owner's external id has a partial unique index over the rows
+// that have one, which plain creates do not touch; attendees are a column
+// that Find checks in the rows its key selected, with no index; and List
+// walks the owner index (tenant, user, creation time, id) backwards from
+// its keyset cursor.
 //
 // # Checkpoints
 //
@@ -156,7 +204,7 @@ func withCheckpoints(c checkpointConfig) Option {
 	return func(o *options) { o.checkpoint = c }
 }
 
-// WithMaxBatch sets how many Creates at most share one transaction
+// WithMaxBatch sets how many writes at most share one transaction
 // (default 256). A larger cap amortises the fsync over more requests but
 // holds the write lock longer; 1 turns group commit off.
 func WithMaxBatch(n int) Option {
@@ -179,9 +227,9 @@ func WithReadConns(n int) Option {
 }
 
 // Store is a store.Store in one SQLite file. It is safe for concurrent use.
-// Create goes through a single writer goroutine that commits concurrent
-// Creates together (group commit, see the package documentation); Get and
-// Ping read directly. A checkpointer goroutine copies the WAL into the
+// Writes go through a single writer goroutine that commits concurrent
+// writes together (group commit, see the package documentation); reads go
+// to the read pool directly. A checkpointer goroutine copies the WAL into the
 // database file behind the writer's back (see Checkpoints).
 type Store struct {
 	rdb *sql.DB // read pool: query_only connections
@@ -189,11 +237,11 @@ type Store struct {
 	cdb *sql.DB // checkpoint pool: one connection, used by the checkpointer only
 
 	maxBatch int
-	// mu is held for reading while a Create sends to reqs and for writing
-	// while Close closes it, so no Create ever sends on a closed channel.
+	// mu is held for reading while a write sends to reqs and for writing
+	// while Close closes it, so no write ever sends on a closed channel.
 	mu     sync.RWMutex
 	closed atomic.Bool
-	reqs   chan *createReq
+	reqs   chan *writeReq
 	// writerDone is closed when the writer has answered every request and
 	// exited.
 	writerDone chan struct{}
@@ -205,6 +253,9 @@ type Store struct {
 	// checkpointer for a RESTART checkpoint, which must not overlap one.
 	txMu sync.Mutex
 	ckpt checkpointer
+
+	stmts  writeStmts // prepared on wdb, for the writer
+	rstmts readStmts  // prepared on rdb
 }
 
 var _ store.Store = (*Store)(nil)
@@ -291,7 +342,7 @@ func Open(ctx context.Context, path string, opts ...Option) (_ *Store, err error
 		wdb:        wdb,
 		cdb:        cdb,
 		maxBatch:   o.maxBatch,
-		reqs:       make(chan *createReq, o.maxBatch),
+		reqs:       make(chan *writeReq, o.maxBatch),
 		writerDone: make(chan struct{}),
 		ckpt: checkpointer{
 			checkpointConfig: o.checkpoint,
@@ -299,6 +350,9 @@ func Open(ctx context.Context, path string, opts ...Option) (_ *Store, err error
 			stop:             make(chan struct{}),
 			done:             make(chan struct{}),
 		},
+	}
+	if err := s.prepareAll(ctx); err != nil {
+		return nil, fmt.Errorf("sqlite: open %s: %w", abs, mapErr(ctx, err))
 	}
 	go s.writeLoop()
 	go s.checkpointLoop()
@@ -341,80 +395,13 @@ func dsn(abs string, readOnly bool, busy time.Duration, walSizeLimit int64) stri
 }
 
 // Meeting times are stored as int64 Unix nanoseconds, which cover 1678 to
-// 2262; Create rejects times outside that range instead of storing garbage.
+// 2262; Create and CreateOrGet reject times outside that range instead of
+// storing garbage, and List treats cursors outside it as before or after
+// every meeting.
 var (
 	minTime = time.Unix(0, math.MinInt64)
 	maxTime = time.Unix(0, math.MaxInt64)
 )
-
-// Create stores m and returns once the transaction holding it has
-// committed (see Group commit in the package documentation). It returns
-// ErrIDTaken or ErrJoinMeetingIDTaken when those are in use, an error
-// wrapping ErrUnavailable when the database stays locked beyond the busy
-// timeout, ctx's error when ctx ends before the writer took the request,
-// and ErrClosed after Close. Only a nil error means m is stored. Create
-// does not keep m: the caller may reuse it once Create returns.
-func (s *Store) Create(ctx context.Context, m *store.Meeting) error {
-	if err := ctx.Err(); err != nil {
-		return err
-	}
-	if m == nil {
-		return errors.New("sqlite: create: nil meeting")
-	}
-	if t := m.CreationDateTime; t.Before(minTime) || t.After(maxTime) {
-		return fmt.Errorf("sqlite: create: creation time %v out of range", t)
-	}
-	r := &createReq{m: *m, done: make(chan error, 1)}
-
-	s.mu.RLock()
-	if s.closed.Load() {
-		s.mu.RUnlock()
-		return fmt.Errorf("sqlite: create: %w", store.ErrClosed)
-	}
-	select {
-	case s.reqs <- r:
-	case <-ctx.Done():
-		s.mu.RUnlock()
-		return ctx.Err()
-	}
-	s.mu.RUnlock()
-
-	select {
-	case err := <-r.done:
-		return err
-	case <-ctx.Done():
-		if r.state.CompareAndSwap(reqQueued, reqAbandoned) {
-			return ctx.Err()
-		}
-		return <-r.done // taken: the outcome is on its way
-	}
-}
-
-// Get returns owner's meeting with the given id, or ErrNotFound when there
-// is none (including when the id belongs to another owner). Any string is a
-// valid id to look up.
-func (s *Store) Get(ctx context.Context, owner store.Owner, id string) (*store.Meeting, error) {
-	if s.closed.Load() {
-		return nil, fmt.Errorf("sqlite: get: %w", store.ErrClosed)
-	}
-	m := &store.Meeting{ID: id, Owner: owner}
-	var (
-		externalID sql.NullString
-		created    int64
-	)
-	err := s.rdb.QueryRowContext(ctx, `SELECT external_id, join_meeting_id, join_web_url, creation_date_time, resource
-		FROM meetings WHERE id = ? AND tenant_id = ? AND user_id = ?`, id, owner.TenantID, owner.UserID).
-		Scan(&externalID, &m.JoinMeetingID, &m.JoinWebURL, &created, &m.Resource)
-	switch {
-	case errors.Is(err, sql.ErrNoRows):
-		return nil, store.ErrNotFound
-	case err != nil:
-		return nil, s.readErr(ctx, "get", err)
-	}
-	m.ExternalID = externalID.String
-	m.CreationDateTime = time.Unix(0, created).UTC()
-	return m, nil
-}
 
 // Ping returns nil when the database answers a query on the read pool, an
 // error wrapping ErrUnavailable when it is locked, and ErrClosed after
@@ -424,13 +411,13 @@ func (s *Store) Ping(ctx context.Context) error {
 		return fmt.Errorf("sqlite: ping: %w", store.ErrClosed)
 	}
 	var version int
-	if err := s.rdb.QueryRowContext(ctx, `SELECT max(version) FROM schema_migrations`).Scan(&version); err != nil {
+	if err := s.rstmts.ping.QueryRowContext(ctx).Scan(&version); err != nil {
 		return s.readErr(ctx, "ping", err)
 	}
 	return nil
 }
 
-// readErr maps an error of Get or Ping, reporting ErrClosed when Close ran
+// readErr maps an error of a read on the read pool, reporting ErrClosed when Close ran
 // while the query was in flight.
 func (s *Store) readErr(ctx context.Context, op string, err error) error {
 	if s.closed.Load() {
@@ -439,7 +426,7 @@ func (s *Store) readErr(ctx context.Context, op string, err error) error {
 	return fmt.Errorf("sqlite: %s: %w", op, mapErr(ctx, err))
 }
 
-// Close stops accepting Creates, lets the writer commit and answer every
+// Close stops accepting writes, lets the writer commit and answer every
 // request already queued, stops the checkpointer, copies the WAL into the
 // database file as far as it can, then closes the database. Calls after
 // Close, including Close, return ErrClosed.

@@ -250,13 +250,14 @@ func TestCanceledContext(t *testing.T) {
 	}
 }
 
-// TestKillDurability checks that every acknowledged Create survives kill -9.
-// It runs this test binary again as a child (see TestMain) that creates
-// meetings from many goroutines and prints each id as soon as Create
-// returns nil; after enough acknowledgements it kills the child with
-// SIGKILL, reopens the file and reads back every id the child printed.
+// TestKillDurability checks that every acknowledged write survives kill -9.
+// It runs this test binary again as a child (see TestMain) that creates,
+// updates and deletes meetings from many goroutines and prints each write
+// as soon as it returns nil; after enough acknowledgements it kills the
+// child with SIGKILL, reopens the file and checks every write the child
+// printed.
 func TestKillDurability(t *testing.T) {
-	const acks = 200
+	const acks = 400
 	path := filepath.Join(t.TempDir(), "meetings.db")
 	cmd := exec.Command(os.Args[0])
 	cmd.Env = append(os.Environ(), crashHelperEnv+"="+path)
@@ -274,40 +275,75 @@ func TestKillDurability(t *testing.T) {
 	defer timeout.Stop()
 	t.Cleanup(func() { cmd.Process.Kill() })
 
-	var ids []string
+	var (
+		created []string
+		plans   = make(map[string]string) // id -> what the child will do with it
+		updated = make(map[string]bool)
+		deleted = make(map[string]bool)
+		n       int
+	)
 	r := bufio.NewReader(stdout)
 	for {
 		line, err := r.ReadString('\n')
 		if err != nil {
 			break // EOF after the kill; a line without its newline was not acknowledged
 		}
-		id, ok := strings.CutPrefix(strings.TrimSuffix(line, "\n"), "ack ")
-		if !ok {
+		f := strings.Fields(line)
+		if len(f) < 3 || f[0] != "ack" {
 			continue
 		}
-		ids = append(ids, id)
-		if len(ids) == acks {
+		switch id := f[2]; f[1] {
+		case "create":
+			created = append(created, id)
+			plans[id] = f[3]
+		case "update":
+			updated[id] = true
+		case "delete":
+			deleted[id] = true
+		}
+		if n++; n == acks {
 			if err := cmd.Process.Kill(); err != nil { // SIGKILL on Unix
 				t.Fatal(err)
 			}
 		}
 	}
 	waitErr := cmd.Wait()
-	if len(ids) < acks {
-		t.Fatalf("child acknowledged %d creates, want %d; exit: %v; stderr:\n%s", len(ids), acks, waitErr, stderr.Bytes())
+	if n < acks {
+		t.Fatalf("child acknowledged %d writes, want %d; exit: %v; stderr:\n%s", n, acks, waitErr, stderr.Bytes())
 	}
-	t.Logf("child acknowledged %d creates before it died (%v)", len(ids), waitErr)
+	t.Logf("child acknowledged %d creates, %d updates, %d deletes before it died (%v)", len(created), len(updated), len(deleted), waitErr)
 
 	s, err := sqlite.Open(t.Context(), path)
 	if err != nil {
 		t.Fatalf("Open after kill = %v", err)
 	}
 	defer s.Close()
-	getAll(t, s, owner, ids)
+	var kept []string
+	for _, id := range created {
+		got, err := s.Get(t.Context(), owner, id)
+		switch {
+		case deleted[id]:
+			if !errors.Is(err, store.ErrNotFound) {
+				t.Errorf("Get(acknowledged delete %q) = %v, want ErrNotFound", id, err)
+			}
+		case plans[id] == "delete": // the delete may or may not have committed
+		case err != nil:
+			kept = append(kept, id)
+		case updated[id] && string(got.Resource) != crashUpdate:
+			t.Errorf("Get(acknowledged update %q).Resource = %q, want %q", id, got.Resource, crashUpdate)
+		}
+	}
+	getAll(t, s, owner, kept) // reports the missing ones
 }
 
+// crashUpdate is the Resource the crash helper's updates store.
+const crashUpdate = `{"updated":true}`
+
 // crashHelper is the child of TestKillDurability: it creates meetings until
-// it is killed, printing "ack ID" once Create(ID) has returned nil.
+// it is killed, updates every second one and then deletes every second one
+// of those, printing "ack create ID PLAN" (PLAN saying which of that it
+// will do), "ack update ID" and "ack delete ID" once each call has
+// returned nil.
 func crashHelper(path string) {
 	s, err := sqlite.Open(context.Background(), path)
 	if err != nil {
@@ -315,17 +351,41 @@ func crashHelper(path string) {
 		os.Exit(2)
 	}
 	var mu sync.Mutex
+	ack := func(format string, args ...any) {
+		mu.Lock()
+		fmt.Fprintf(os.Stdout, format, args...) // one write, unbuffered
+		mu.Unlock()
+	}
+	fail := func(op string, err error) {
+		fmt.Fprintln(os.Stderr, op+":", err)
+		os.Exit(3)
+	}
+	ctx := context.Background()
 	for g := range 32 {
 		go func() {
 			for i := 0; ; i++ {
 				m := storetest.NewMeeting(owner, g*1_000_000+i)
-				if err := s.Create(context.Background(), m); err != nil {
-					fmt.Fprintln(os.Stderr, "create:", err)
-					os.Exit(3)
+				plan := [...]string{"delete", "keep", "update", "keep"}[i%4]
+				if err := s.Create(ctx, m); err != nil {
+					fail("create", err)
 				}
-				mu.Lock()
-				fmt.Fprintf(os.Stdout, "ack %s\n", m.ID) // one write, unbuffered
-				mu.Unlock()
+				ack("ack create %s %s\n", m.ID, plan)
+				if plan == "keep" {
+					continue
+				}
+				if _, err := s.Update(ctx, owner, m.ID, func(u *store.Meeting) error {
+					u.Resource = []byte(crashUpdate)
+					return nil
+				}); err != nil {
+					fail("update", err)
+				}
+				ack("ack update %s\n", m.ID)
+				if plan == "delete" {
+					if err := s.Delete(ctx, owner, m.ID); err != nil {
+						fail("delete", err)
+					}
+					ack("ack delete %s\n", m.ID)
+				}
 			}
 		}()
 	}

@@ -3,7 +3,6 @@ package sqlite
 import (
 	"context"
 	"database/sql"
-	"errors"
 	"fmt"
 	"slices"
 	"sync/atomic"
@@ -13,7 +12,7 @@ import (
 	"github.com/onlinemeetings/onlinemeetings/store"
 )
 
-// States of a createReq. The writer moves a request from queued to taken,
+// States of a writeReq. The writer moves a request from queued to taken,
 // a caller whose context ends moves it from queued to abandoned; whichever
 // compare-and-swap wins decides whether the request runs.
 const (
@@ -22,18 +21,100 @@ const (
 	reqAbandoned
 )
 
-// createReq is one Create waiting for the writer.
-type createReq struct {
-	m     store.Meeting
+// writeReq is one write (Create, CreateOrGet, Update, Delete, or making a
+// Key) waiting for the writer.
+type writeReq struct {
+	// op names the Store method, for error messages.
+	op string
+	// run does the request's work in the writer's transaction, inside a
+	// savepoint of its own, and returns the caller's error. It may run
+	// more than once (when the batch's transaction has to be redone), so
+	// it sets every result it has on each run; the caller reads them only
+	// after done delivered nil.
+	run   func(w *writeTx) error
 	state atomic.Int32
 	done  chan error // buffered: the writer never blocks on a caller
+}
+
+// writeTx is the writer's view of one batch transaction: the transaction
+// and the statements prepared for the write connection, bound to it on
+// first use.
+type writeTx struct {
+	ctx   context.Context
+	tx    *sql.Tx
+	stmts *writeStmts
+	bound map[*sql.Stmt]*sql.Stmt
+}
+
+// stmt returns the transaction's instance of s, a statement prepared on the
+// write pool. database/sql reuses the connection's prepared statement, so
+// this costs no SQLite prepare after the first transaction.
+func (w *writeTx) stmt(s *sql.Stmt) *sql.Stmt {
+	b := w.bound[s]
+	if b == nil {
+		b = w.tx.StmtContext(w.ctx, s)
+		w.bound[s] = b
+	}
+	return b
+}
+
+// exec runs the prepared statement s with args in the transaction.
+func (w *writeTx) exec(s *sql.Stmt, args ...any) (sql.Result, error) {
+	return w.stmt(s).ExecContext(w.ctx, args...)
+}
+
+// queryRow runs the prepared statement s with args in the transaction.
+func (w *writeTx) queryRow(s *sql.Stmt, args ...any) *sql.Row {
+	return w.stmt(s).QueryRowContext(w.ctx, args...)
+}
+
+// close releases the transaction's statements (not the connection's
+// prepared ones).
+func (w *writeTx) close() {
+	for _, b := range w.bound {
+		b.Close()
+	}
+}
+
+// submit queues r for the writer and waits for its outcome. It returns
+// ctx's error if ctx ends before the writer took r (r then never runs),
+// and ErrClosed after Close; once the writer has taken r it waits for the
+// commit, so the error it returns always tells what was stored.
+func (s *Store) submit(ctx context.Context, r *writeReq) error {
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	r.done = make(chan error, 1)
+
+	s.mu.RLock()
+	if s.closed.Load() {
+		s.mu.RUnlock()
+		return fmt.Errorf("sqlite: %s: %w", r.op, store.ErrClosed)
+	}
+	select {
+	case s.reqs <- r:
+	case <-ctx.Done():
+		s.mu.RUnlock()
+		return ctx.Err()
+	}
+	s.mu.RUnlock()
+
+	select {
+	case err := <-r.done:
+		return err
+	case <-ctx.Done():
+		if r.state.CompareAndSwap(reqQueued, reqAbandoned) {
+			return ctx.Err()
+		}
+		return <-r.done // taken: the outcome is on its way
+	}
 }
 
 // writeLoop is the writer goroutine: it commits queued requests in batches
 // until Close closes reqs and every queued request has been answered.
 func (s *Store) writeLoop() {
 	defer close(s.writerDone)
-	batch := make([]*createReq, 0, s.maxBatch)
+	batch := make([]*writeReq, 0, s.maxBatch)
 	for r := range s.reqs {
 		batch = take(batch[:0], r)
 	gather:
@@ -56,20 +137,20 @@ func (s *Store) writeLoop() {
 }
 
 // take appends r to batch unless its caller has already given up.
-func take(batch []*createReq, r *createReq) []*createReq {
+func take(batch []*writeReq, r *writeReq) []*writeReq {
 	if r.state.CompareAndSwap(reqQueued, reqTaken) {
 		batch = append(batch, r)
 	}
 	return batch
 }
 
-// commit stores batch in as few transactions as it can and answers every
+// commit runs batch in as few transactions as it can and answers every
 // request once its fate is sealed. Normally that is one transaction; see
 // the package documentation for how one request's failure is kept from the
 // others.
-func (s *Store) commit(batch []*createReq) {
+func (s *Store) commit(batch []*writeReq) {
 	errs := make([]error, len(batch))
-	pending := make([]int, len(batch)) // indexes into batch still to store
+	pending := make([]int, len(batch)) // indexes into batch still to run
 	for i := range pending {
 		pending[i] = i
 	}
@@ -92,73 +173,69 @@ func (s *Store) commit(batch []*createReq) {
 	}
 }
 
-// insertSQL stores one meeting. An empty ExternalID is stored as NULL (see
-// the schema).
-const insertSQL = `INSERT INTO meetings
-	(id, tenant_id, user_id, external_id, join_meeting_id, join_web_url, creation_date_time, resource)
-	VALUES (?, ?, ?, ?, ?, ?, ?, ?)`
-
-// tryCommit runs one transaction inserting the meetings of batch[pending]
-// and sets their entries in errs: nil when stored, the sentinel when a
-// unique constraint rejected the meeting. It returns a nil error once the
-// transaction has committed. Otherwise it has rolled back and returns
-// either the position in pending of the request whose INSERT failed for
-// another reason, or -1 when the transaction as a whole failed.
+// tryCommit runs the requests batch[pending] in one transaction, each in a
+// savepoint, and sets their entries in errs to what each returned: a
+// request that fails is rolled back to its savepoint, leaving the others'
+// work in place. It returns a nil error once the transaction has
+// committed. Otherwise it has rolled back and returns either the position
+// in pending of the request whose failure took the transaction with it
+// (SQLite rolls back the whole transaction on some errors, such as I/O
+// errors or RAISE(ROLLBACK); the savepoint is then gone), or -1 when BEGIN
+// or COMMIT failed.
 //
 // The writer's statements run under context.Background: they serve many
 // callers, none of whom may cancel the others' work; lock waits are bounded
 // by busy_timeout.
-func (s *Store) tryCommit(batch []*createReq, pending []int, errs []error) (failed int, err error) {
+func (s *Store) tryCommit(batch []*writeReq, pending []int, errs []error) (failed int, err error) {
 	s.txMu.Lock() // see Store.checkpoint
 	defer s.txMu.Unlock()
 	ctx := context.Background()
 	tx, err := s.wdb.BeginTx(ctx, nil) // BEGIN IMMEDIATE, from the DSN
 	if err != nil {
-		return -1, fmt.Errorf("sqlite: create: begin: %w", mapErr(ctx, err))
+		return -1, fmt.Errorf("sqlite: write: begin: %w", mapErr(ctx, err))
 	}
+	w := &writeTx{ctx: ctx, tx: tx, stmts: &s.stmts, bound: make(map[*sql.Stmt]*sql.Stmt)}
+	defer w.close()
 	defer func() {
 		if err != nil {
 			tx.Rollback() // may fail when SQLite already rolled back; nothing to do
 		}
 	}()
-	insert, err := tx.PrepareContext(ctx, insertSQL)
-	if err != nil {
-		return -1, fmt.Errorf("sqlite: create: %w", mapErr(ctx, err))
-	}
-	defer insert.Close()
 
 	for k, i := range pending {
-		m := &batch[i].m
-		var externalID any // NULL
-		if m.ExternalID != "" {
-			externalID = m.ExternalID
+		r := batch[i]
+		if _, err := w.exec(s.stmts.savepoint); err != nil {
+			return k, fmt.Errorf("sqlite: %s: savepoint: %w", r.op, mapErr(ctx, err))
 		}
-		resource := m.Resource
-		if resource == nil {
-			resource = []byte{} // NOT NULL; nil would bind as NULL
+		rerr := run(r, w)
+		if rerr != nil {
+			if _, err := w.exec(s.stmts.rollbackTo); err != nil {
+				// The transaction is gone with the savepoint.
+				return k, rerr
+			}
 		}
-		_, err := insert.ExecContext(ctx, m.ID, m.Owner.TenantID, m.Owner.UserID, externalID,
-			m.JoinMeetingID, m.JoinWebURL, m.CreationDateTime.UnixNano(), resource)
-		if err == nil {
-			errs[i] = nil
-			continue
+		if _, err := w.exec(s.stmts.release); err != nil {
+			return k, fmt.Errorf("sqlite: %s: release savepoint: %w", r.op, mapErr(ctx, err))
 		}
-		if !isUniqueViolation(err) {
-			return k, fmt.Errorf("sqlite: create: %w", mapErr(ctx, err))
-		}
-		// SQLite aborted this statement only; the transaction goes on.
-		conflict, qerr := whichConflict(ctx, tx, m)
-		if qerr != nil {
-			return k, fmt.Errorf("sqlite: create: %w (after %w)", mapErr(ctx, qerr), err)
-		}
-		errs[i] = conflict
+		errs[i] = rerr
 	}
 	if err := tx.Commit(); err != nil {
-		return -1, fmt.Errorf("sqlite: create: commit: %w", mapErr(ctx, err))
+		return -1, fmt.Errorf("sqlite: write: commit: %w", mapErr(ctx, err))
 	}
 	s.commits.Add(1)
 	s.signalCheckpoint()
 	return -1, nil
+}
+
+// run runs r in w, returning a panic (of an Update's function, say) as
+// r's error so the writer goes on serving the others.
+func run(r *writeReq, w *writeTx) (err error) {
+	defer func() {
+		if v := recover(); v != nil {
+			err = fmt.Errorf("sqlite: %s: panic: %v", r.op, v)
+		}
+	}()
+	return r.run(w)
 }
 
 // isUniqueViolation reports whether err is SQLite rejecting a row for a
@@ -170,31 +247,4 @@ func isUniqueViolation(err error) bool {
 		return true
 	}
 	return false
-}
-
-// whichConflict tells which unique value of m is taken, after its INSERT
-// failed on a unique constraint. The driver's result code says only that
-// some unique constraint failed (and its message names columns in prose we
-// will not parse), so it asks the table. It runs in the writer's
-// transaction, which holds the write lock and sees the batch's earlier
-// rows, so the answer is exact.
-func whichConflict(ctx context.Context, tx *sql.Tx, m *store.Meeting) (error, error) {
-	var idTaken, joinIDTaken, urlTaken bool
-	err := tx.QueryRowContext(ctx, `SELECT
-			EXISTS (SELECT 1 FROM meetings WHERE id = ?),
-			EXISTS (SELECT 1 FROM meetings WHERE join_meeting_id = ?),
-			EXISTS (SELECT 1 FROM meetings WHERE join_web_url = ?)`,
-		m.ID, m.JoinMeetingID, m.JoinWebURL).Scan(&idTaken, &joinIDTaken, &urlTaken)
-	switch {
-	case err != nil:
-		return nil, err
-	case idTaken:
-		return fmt.Errorf("sqlite: create: %w", store.ErrIDTaken), nil
-	case joinIDTaken:
-		return fmt.Errorf("sqlite: create: %w", store.ErrJoinMeetingIDTaken), nil
-	case urlTaken:
-		return errors.New("sqlite: create: join web url already in use"), nil
-	default: // the only other unique key
-		return errors.New("sqlite: create: external id already in use by this owner"), nil
-	}
 }

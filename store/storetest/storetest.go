@@ -9,6 +9,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -20,13 +21,16 @@ import (
 	"github.com/onlinemeetings/onlinemeetings/store"
 )
 
-// Owners used by the suite: alice and bob are two users of one tenant, and
-// aliceElsewhere has alice's object id in another tenant, which must not
-// give her access to alice's meetings.
+// Owners used by the suite: alice, bob and carol are users of one tenant;
+// aliceElsewhere and bobElsewhere have alice's and bob's object ids in
+// another tenant, which must not give them access to alice's or bob's
+// meetings.
 var (
 	alice          = store.Owner{TenantID: "7c3f1e52-5d0b-4c8e-9a51-0f1c2d3e4a5b", UserID: "a1111111-1111-4111-8111-111111111111"}
 	bob            = store.Owner{TenantID: alice.TenantID, UserID: "b2222222-2222-4222-8222-222222222222"}
+	carol          = store.Owner{TenantID: alice.TenantID, UserID: "c3333333-3333-4333-8333-333333333333"}
 	aliceElsewhere = store.Owner{TenantID: "e9d8c7b6-a5f4-4e3d-8c2b-1a0f9e8d7c6b", UserID: alice.UserID}
+	bobElsewhere   = store.Owner{TenantID: aliceElsewhere.TenantID, UserID: bob.UserID}
 )
 
 // Run runs the conformance suite against the stores open returns.
@@ -47,11 +51,33 @@ func Run(t *testing.T, open func(t *testing.T) store.Store) {
 		{"CreateIDTaken", testCreateIDTaken},
 		{"CreateJoinMeetingIDTaken", testCreateJoinMeetingIDTaken},
 		{"CreateBothTaken", testCreateBothTaken},
-		{"CreateJoinWebURLTaken", testCreateJoinWebURLTaken},
+		{"JoinWebURLNotUnique", testJoinWebURLNotUnique},
 		{"ExternalID", testExternalID},
 		{"CreateCanceledContext", testCreateCanceledContext},
 		{"ConcurrentCreates", testConcurrentCreates},
 		{"ConcurrentJoinMeetingIDCollisions", testConcurrentCollisions},
+		{"CreateOrGet", testCreateOrGet},
+		{"CreateOrGetConcurrent", testCreateOrGetConcurrent},
+		{"CreateOrGetConcurrentDelete", testCreateOrGetConcurrentDelete},
+		{"Find", testFind},
+		{"FindExact", testFindExact},
+		{"FindOrder", testFindOrder},
+		{"FindBadLookup", testFindBadLookup},
+		{"List", testList},
+		{"ListPaging", testListPaging},
+		{"ListChangesBetweenPages", testListChangesBetweenPages},
+		{"ListBadLimit", testListBadLimit},
+		{"Update", testUpdate},
+		{"UpdateImmutable", testUpdateImmutable},
+		{"UpdateConcurrent", testUpdateConcurrent},
+		{"UpdateConcurrentDelete", testUpdateConcurrentDelete},
+		{"Delete", testDelete},
+		{"DeleteConcurrent", testDeleteConcurrent},
+		{"OddIDs", testOddIDs},
+		{"Key", testKey},
+		{"KeyConcurrent", testKeyConcurrent},
+		{"CanceledContext", testCanceledContext},
+		{"ReturnsCopies", testReturnsCopies},
 		{"Ping", testPing},
 		{"Closed", testClosed},
 	}
@@ -65,7 +91,18 @@ func Run(t *testing.T, open func(t *testing.T) store.Store) {
 func clone(m *store.Meeting) *store.Meeting {
 	c := *m
 	c.Resource = bytes.Clone(m.Resource)
+	c.Attendees = slices.Clone(m.Attendees)
 	return &c
+}
+
+// stored returns m as the store returns it: a deep copy with Attendees nil
+// when empty (the contract makes nil and empty the same).
+func stored(m *store.Meeting) *store.Meeting {
+	c := clone(m)
+	if len(c.Attendees) == 0 {
+		c.Attendees = nil
+	}
+	return c
 }
 
 // mustCreate stores m and fails the test if that does not succeed.
@@ -77,7 +114,7 @@ func mustCreate(t *testing.T, s store.Store, m *store.Meeting) {
 }
 
 // checkStored fails the test unless owner's meeting want.ID reads back
-// exactly as want, with CreationDateTime in UTC.
+// exactly as want (empty Attendees as nil), with CreationDateTime in UTC.
 func checkStored(t *testing.T, s store.Store, want *store.Meeting) {
 	t.Helper()
 	got, err := s.Get(t.Context(), want.Owner, want.ID)
@@ -85,15 +122,29 @@ func checkStored(t *testing.T, s store.Store, want *store.Meeting) {
 		t.Errorf("Get(%+v, %q) = %v, want nil", want.Owner, want.ID, err)
 		return
 	}
-	if diff := cmp.Diff(want, got, ignoreResource); diff != "" {
-		t.Errorf("Get(%+v, %q) mismatch (-want +got):\n%s", want.Owner, want.ID, diff)
+	checkMeeting(t, fmt.Sprintf("Get(%+v, %q)", want.Owner, want.ID), want, got)
+}
+
+// checkMeeting fails the test unless got, which call returned, is want as
+// the store returns it: empty Attendees as nil, CreationDateTime in UTC.
+func checkMeeting(t *testing.T, call string, want, got *store.Meeting) {
+	t.Helper()
+	if got == nil {
+		t.Errorf("%s = nil meeting, want %q", call, want.ID)
+		return
+	}
+	if diff := cmp.Diff(stored(want), got, ignoreResource); diff != "" {
+		t.Errorf("%s mismatch (-want +got):\n%s", call, diff)
+	}
+	if got.Attendees != nil && len(got.Attendees) == 0 {
+		t.Errorf("%s.Attendees = empty, non-nil slice; want nil", call)
 	}
 	if !bytes.Equal(want.Resource, got.Resource) {
-		t.Errorf("Get(%+v, %q).Resource = %s, want %s", want.Owner, want.ID, abbrev(got.Resource), abbrev(want.Resource))
+		t.Errorf("%s.Resource = %s, want %s", call, abbrev(got.Resource), abbrev(want.Resource))
 	}
 	// cmp compares times with Time.Equal, which ignores the location.
 	if loc := got.CreationDateTime.Location(); loc != time.UTC {
-		t.Errorf("Get(%q).CreationDateTime location = %v, want UTC", want.ID, loc)
+		t.Errorf("%s.CreationDateTime location = %v, want UTC", call, loc)
 	}
 }
 
@@ -148,6 +199,15 @@ func testCreateGet(t *testing.T, open func(t *testing.T) store.Store) {
 		{"Year2199", func(m *store.Meeting) {
 			m.CreationDateTime = time.Date(2199, time.December, 31, 23, 59, 59, 999999900, time.UTC)
 		}},
+		{"NotUTC", func(m *store.Meeting) {
+			m.CreationDateTime = m.CreationDateTime.In(time.FixedZone("UTC+5:30", 5*3600+1800))
+		}},
+		{"Attendees", func(m *store.Meeting) { m.Attendees = []store.Owner{carol, bobElsewhere, bob} }},
+		{"EmptyAttendees", func(m *store.Meeting) { m.Attendees = []store.Owner{} }},
+		{"OddAttendees", func(m *store.Meeting) {
+			m.Attendees = []store.Owner{{}, {TenantID: "t,u;v", UserID: `"],["x` + "\n"}, {TenantID: "会議", UserID: "🙂"}, bob, bob}
+		}},
+		{"EmptyResource", func(m *store.Meeting) { m.Resource = []byte{} }},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -303,20 +363,25 @@ func testCreateBothTaken(t *testing.T, open func(t *testing.T) store.Store) {
 	checkStored(t, s, orig)
 }
 
-// testCreateJoinWebURLTaken checks that the store enforces JoinWebURL
-// uniqueness. The contract names no sentinel for it, so any error will do.
-func testCreateJoinWebURLTaken(t *testing.T, open func(t *testing.T) store.Store) {
+// testJoinWebURLNotUnique checks that the store does not enforce
+// JoinWebURL uniqueness (the handlers make it unique in practice): a second
+// meeting with the same URL is stored, and Find returns every match the
+// viewer may see.
+func testJoinWebURLNotUnique(t *testing.T, open func(t *testing.T) store.Store) {
 	s := open(t)
 	orig := NewMeeting(alice, 1)
 	mustCreate(t, s, clone(orig))
-
-	dup := NewMeeting(bob, 2)
-	dup.JoinWebURL = orig.JoinWebURL
-	if err := s.Create(t.Context(), dup); err == nil {
-		t.Fatalf("Create(meeting with existing JoinWebURL) = nil, want an error")
+	for i, owner := range []store.Owner{bob, alice} {
+		dup := NewMeeting(owner, 2+i)
+		dup.JoinWebURL = orig.JoinWebURL
+		mustCreate(t, s, clone(dup))
+		checkStored(t, s, dup)
 	}
-	checkNotFound(t, s, bob, dup.ID)
 	checkStored(t, s, orig)
+	got, err := s.Find(t.Context(), alice, store.Lookup{JoinWebURL: orig.JoinWebURL})
+	if err != nil || len(got) != 2 {
+		t.Errorf("Find(alice, JoinWebURL shared by 2 of hers and 1 of bob's) = %d meetings, %v; want 2, nil", len(got), err)
+	}
 }
 
 // testExternalID checks the createOrGet key: unique per owner when set, and
@@ -347,8 +412,8 @@ func testExternalID(t *testing.T, open func(t *testing.T) store.Store) {
 
 		dup := NewMeeting(alice, 2)
 		dup.ExternalID = orig.ExternalID
-		if err := s.Create(t.Context(), dup); err == nil {
-			t.Fatalf("Create(meeting with owner's existing ExternalID) = nil, want an error")
+		if err := s.Create(t.Context(), dup); !errors.Is(err, store.ErrExternalIDTaken) {
+			t.Fatalf("Create(meeting with owner's existing ExternalID) = %v, want ErrExternalIDTaken", err)
 		}
 		checkNotFound(t, s, alice, dup.ID)
 		checkStored(t, s, orig)
@@ -505,7 +570,11 @@ func testPing(t *testing.T, open func(t *testing.T) store.Store) {
 func testClosed(t *testing.T, open func(t *testing.T) store.Store) {
 	s := open(t)
 	m := NewMeeting(alice, 1)
+	m.ExternalID = "existing"
 	mustCreate(t, s, m)
+	if _, err := s.Key(t.Context(), "existing"); err != nil {
+		t.Fatalf("Key() = %v, want nil", err)
+	}
 	if err := s.Close(); err != nil {
 		t.Fatalf("Close() = %v, want nil", err)
 	}
@@ -518,6 +587,32 @@ func testClosed(t *testing.T, open func(t *testing.T) store.Store) {
 		{"Create", func() error { return s.Create(ctx, NewMeeting(alice, 2)) }},
 		{"Get", func() error { _, err := s.Get(ctx, alice, m.ID); return err }},
 		{"GetUnknown", func() error { _, err := s.Get(ctx, alice, "MSpdoesnotexist"); return err }},
+		{"CreateOrGetExisting", func() error {
+			o := NewMeeting(alice, 3)
+			o.ExternalID = m.ExternalID
+			_, _, err := s.CreateOrGet(ctx, o)
+			return err
+		}},
+		{"CreateOrGetNew", func() error {
+			o := NewMeeting(alice, 4)
+			o.ExternalID = "new"
+			_, _, err := s.CreateOrGet(ctx, o)
+			return err
+		}},
+		{"Find", func() error { _, err := s.Find(ctx, alice, store.Lookup{ID: m.ID}); return err }},
+		{"List", func() error { _, err := s.List(ctx, alice, store.Page{Limit: 10}); return err }},
+		{"Update", func() error {
+			_, err := s.Update(ctx, alice, m.ID, func(*store.Meeting) error { return nil })
+			return err
+		}},
+		{"UpdateUnknown", func() error {
+			_, err := s.Update(ctx, alice, "MSpdoesnotexist", func(*store.Meeting) error { return nil })
+			return err
+		}},
+		{"Delete", func() error { return s.Delete(ctx, alice, m.ID) }},
+		{"DeleteUnknown", func() error { return s.Delete(ctx, alice, "MSpdoesnotexist") }},
+		{"KeyExisting", func() error { _, err := s.Key(ctx, "existing"); return err }},
+		{"KeyNew", func() error { _, err := s.Key(ctx, "new"); return err }},
 		{"Ping", func() error { return s.Ping(ctx) }},
 		{"Close", s.Close},
 	}
