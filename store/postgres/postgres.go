@@ -1,0 +1,800 @@
+// Package postgres is the store.Store for several replicas sharing one
+// PostgreSQL database, through pgx v5 and its connection pool (pgxpool).
+//
+// # Connections and timeouts
+//
+// Open takes a postgres:// or postgresql:// URL; its parameters (pgx's and
+// PostgreSQL's runtime parameters such as search_path) apply, and the
+// Options override three of them:
+//
+//   - Pool size (pool_max_conns, WithMaxConns), default 4 × GOMAXPROCS and
+//     at least 4. A call holds a connection only for its round trips, and
+//     most of that time is spent waiting on the network and on PostgreSQL's
+//     WAL flush at COMMIT, not on this process's CPU; a few connections per
+//     core keep commits in flight together (PostgreSQL flushes concurrent
+//     commits in one write) without letting a handful of replicas use up
+//     the server's max_connections (100 by default: 2-core replicas take 8
+//     each).
+//   - Connect timeout (connect_timeout, WithConnectTimeout), default 2 s.
+//     It also bounds how long a call waits to acquire a pooled connection,
+//     so when PostgreSQL is down or every connection is busy, a call fails
+//     within about that long instead of queueing until its caller gives up.
+//   - Statement timeout (statement_timeout, WithStatementTimeout), default
+//     5 s, enforced by the server for every statement (including waits for
+//     row locks). idle_in_transaction_session_timeout is set to the same
+//     unless the URL sets it, so a client that vanished mid-transaction
+//     cannot hold a row lock for long. As a backstop against a network that
+//     silently drops packets, where no answer from the server ever comes,
+//     every call also has a client-side deadline of the connect timeout
+//     plus twice the statement timeout plus one second.
+//
+// The pool needs no help to recover: connections that fail are discarded,
+// idle ones are pinged before use, and new ones are dialled on demand, so
+// once the database answers again calls succeed again.
+//
+// Every statement that carries a value sends it as a $n parameter over the
+// extended protocol; Open refuses default_query_exec_mode=simple_protocol.
+// Only constant statements without values (BEGIN, COMMIT and the embedded
+// migration files) travel as simple queries.
+//
+// # Migrations
+//
+// The schema is in numbered files embedded in the binary (migrations/) and
+// brought up to date by Open, inside one transaction that first takes
+// pg_advisory_xact_lock (keyed by the schema): replicas starting together
+// queue on the lock, the first applies what is missing, and the rest find
+// schema_migrations up to date. A transaction lock is released by COMMIT or
+// ROLLBACK whatever happens; a session lock on a pooled connection could
+// outlive the attempt that took it.
+//
+// # Errors
+//
+// Driver errors are mapped by SQLSTATE, never by message text. A
+// unique_violation (23505) becomes ErrIDTaken, ErrJoinMeetingIDTaken or
+// ErrExternalIDTaken according to its constraint name. Connection failures,
+// timeouts (the pool's acquire deadline, statement_timeout 57014, the
+// backstop deadline), class 08 (connection exception), class 53
+// (insufficient resources, e.g. 53300 too_many_connections), 57P01-57P03
+// (shutdown, starting up), the idle session timeouts, 40001/40P01
+// (serialisation failure, deadlock), 55P03 (lock not available), 55000 (a
+// standby not ready), 25006 (a read-only standby after a failover) and
+// 58030 (I/O error) wrap store.ErrUnavailable: the handlers answer 503 with
+// Retry-After. A caller whose context was canceled gets an error wrapping
+// context.Canceled. Anything else is a plain error (a 500).
+//
+// # Text and bytes
+//
+// Ids, owners, external ids and join values are text columns with the "C"
+// collation, so equality and order are byte for byte. PostgreSQL rejects
+// NUL bytes and invalid UTF-8 in text, and no meeting can hold them there:
+// Get, Update, Delete, Find and List answer ErrNotFound (or nothing) for
+// such values without asking the database, and Create and CreateOrGet
+// refuse such meetings with an error that is neither a sentinel nor
+// ErrUnavailable. A List cursor may hold any bytes: it is replaced by the
+// least id a meeting could have that is not below it, which selects the
+// same meetings. Attendees and Key names are bytea and hold any bytes; Find
+// compares the viewer with owners and attendees as bytes.
+//
+// # Writes
+//
+// Create is a single INSERT, committed (flushed to the WAL, with the default
+// synchronous_commit=on) before it returns. Once a write has started, the
+// caller's cancellation no longer stops it: it runs to its outcome (bounded
+// by the timeouts above), so an error means nothing was stored, except when
+// the connection was lost (or the backstop deadline cut it) while COMMIT
+// was on its way, when no client can know the outcome.
+//
+// CreateOrGet never checks before inserting: it runs INSERT ... ON CONFLICT
+// (tenant_id, user_id, external_id) WHERE external_id IS NOT NULL DO
+// NOTHING. A concurrent insert of the same key makes it wait for that
+// transaction, then do nothing; one caller stores, every other one reads the
+// stored meeting with a SELECT (a new snapshot in READ COMMITTED, so it sees
+// the winner). If that meeting was deleted between the two statements, it
+// tries again.
+//
+// Update reads the row with SELECT ... FOR UPDATE in a transaction, so
+// concurrent Updates of one meeting queue on the row lock and each sees the
+// result of the one before.
+package postgres
+
+import (
+	"context"
+	"crypto/rand"
+	"errors"
+	"fmt"
+	"math"
+	"net/url"
+	"runtime"
+	"slices"
+	"strconv"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgtype"
+	"github.com/jackc/pgx/v5/pgxpool"
+
+	"github.com/onlinemeetings/onlinemeetings/store"
+)
+
+// Defaults for the settings that neither the URL nor an Option sets (see
+// the package documentation).
+const (
+	DefaultConnectTimeout   = 2 * time.Second
+	DefaultStatementTimeout = 5 * time.Second
+)
+
+// DefaultMaxConns is the pool size used when neither pool_max_conns nor
+// WithMaxConns sets one: 4 × GOMAXPROCS, at least 4.
+func DefaultMaxConns() int { return max(4, 4*runtime.GOMAXPROCS(0)) }
+
+// maxListLimit is the largest Page.Limit List accepts.
+const maxListLimit = 1000
+
+// createOrGetAttempts bounds CreateOrGet's loop: each further attempt needs
+// another meeting with the key created and deleted between two statements.
+const createOrGetAttempts = 100
+
+// updateAttempts bounds Update's retries after a serialisation failure or
+// deadlock.
+const updateAttempts = 3
+
+// Option changes a setting of Open. A zero value keeps the URL's setting
+// (or the default).
+type Option func(*settings)
+
+type settings struct {
+	maxConns         int
+	statementTimeout time.Duration
+	connectTimeout   time.Duration
+}
+
+// WithMaxConns sets the most connections the pool opens (pool_max_conns).
+func WithMaxConns(n int) Option { return func(s *settings) { s.maxConns = n } }
+
+// WithStatementTimeout sets PostgreSQL's statement_timeout for every
+// connection. It is sent in milliseconds.
+func WithStatementTimeout(d time.Duration) Option {
+	return func(s *settings) { s.statementTimeout = d }
+}
+
+// WithConnectTimeout sets how long dialling a connection, and waiting for
+// a pooled one, may take (connect_timeout).
+func WithConnectTimeout(d time.Duration) Option {
+	return func(s *settings) { s.connectTimeout = d }
+}
+
+// config is what Open derives from the URL and the Options.
+type config struct {
+	pool             *pgxpool.Config
+	statementTimeout time.Duration // 0: none
+	acquireTimeout   time.Duration
+	callTimeout      time.Duration // 0: none
+}
+
+// newConfig parses connString and applies opts over its parameters.
+func newConfig(connString string, opts []Option) (*config, error) {
+	var set settings
+	for _, o := range opts {
+		o(&set)
+	}
+	switch {
+	case set.maxConns < 0 || set.maxConns > math.MaxInt32:
+		return nil, fmt.Errorf("postgres: max conns %d out of range", set.maxConns)
+	case set.statementTimeout < 0:
+		return nil, fmt.Errorf("postgres: negative statement timeout %v", set.statementTimeout)
+	case set.connectTimeout < 0:
+		return nil, fmt.Errorf("postgres: negative connect timeout %v", set.connectTimeout)
+	}
+	// The url package's errors quote the URL, password included.
+	u, err := url.Parse(connString)
+	if err != nil || (u.Scheme != "postgres" && u.Scheme != "postgresql") {
+		return nil, errors.New("postgres: want a postgres:// or postgresql:// URL")
+	}
+	q := u.Query()
+	pc, err := pgxpool.ParseConfig(connString) // its errors mask the password
+	if err != nil {
+		return nil, fmt.Errorf("postgres: %w", err)
+	}
+	cc := pc.ConnConfig
+	if cc.DefaultQueryExecMode == pgx.QueryExecModeSimpleProtocol {
+		return nil, errors.New("postgres: default_query_exec_mode=simple_protocol is not allowed: values must travel as parameters")
+	}
+
+	if set.maxConns > 0 {
+		pc.MaxConns = int32(set.maxConns)
+	} else if !q.Has("pool_max_conns") {
+		pc.MaxConns = int32(min(DefaultMaxConns(), math.MaxInt32))
+	}
+	if !q.Has("pool_max_conn_lifetime_jitter") {
+		// Connections opened together (at start, after an outage) are not
+		// all replaced at the same moment.
+		pc.MaxConnLifetimeJitter = pc.MaxConnLifetime / 10
+	}
+
+	if set.connectTimeout > 0 {
+		cc.ConnectTimeout = set.connectTimeout
+	} else if cc.ConnectTimeout == 0 { // neither connect_timeout nor PGCONNECT_TIMEOUT
+		cc.ConnectTimeout = DefaultConnectTimeout
+	}
+
+	st := DefaultStatementTimeout
+	if v, ok := cc.RuntimeParams["statement_timeout"]; ok {
+		if st, err = parseSettingDuration(v); err != nil {
+			return nil, fmt.Errorf("postgres: statement_timeout=%q: %w", v, err)
+		}
+	}
+	if set.statementTimeout > 0 {
+		st = set.statementTimeout
+	}
+	cc.RuntimeParams["statement_timeout"] = milliseconds(st)
+	if _, ok := cc.RuntimeParams["idle_in_transaction_session_timeout"]; !ok && st > 0 {
+		cc.RuntimeParams["idle_in_transaction_session_timeout"] = milliseconds(st)
+	}
+
+	c := &config{pool: pc, statementTimeout: st, acquireTimeout: cc.ConnectTimeout}
+	if st > 0 {
+		c.callTimeout = c.acquireTimeout + 2*st + time.Second
+	}
+	return c, nil
+}
+
+// milliseconds formats d as PostgreSQL reads a setting in milliseconds,
+// rounding a positive d up to at least 1 (0 would turn the timeout off).
+func milliseconds(d time.Duration) string {
+	ms := d.Milliseconds()
+	if d > 0 && time.Duration(ms)*time.Millisecond < d {
+		ms++
+	}
+	return strconv.FormatInt(ms, 10)
+}
+
+// settingUnits are the time units PostgreSQL accepts in settings.
+var settingUnits = map[string]time.Duration{
+	"": time.Millisecond, "us": time.Microsecond, "ms": time.Millisecond,
+	"s": time.Second, "min": time.Minute, "h": time.Hour, "d": 24 * time.Hour,
+}
+
+// parseSettingDuration reads a time setting as PostgreSQL does: a number,
+// in milliseconds unless followed by one of its units ("5000", "5s",
+// "1.5 min").
+func parseSettingDuration(v string) (time.Duration, error) {
+	v = strings.TrimSpace(v)
+	i := strings.IndexFunc(v, func(r rune) bool { return (r < '0' || r > '9') && r != '.' })
+	if i < 0 {
+		i = len(v)
+	}
+	n, err := strconv.ParseFloat(v[:i], 64)
+	unit, ok := settingUnits[strings.TrimSpace(v[i:])]
+	if err != nil || !ok || n < 0 {
+		return 0, errors.New("want milliseconds, or a number with a unit of us, ms, s, min, h or d")
+	}
+	d := n * float64(unit)
+	if d > math.MaxInt64 {
+		return 0, errors.New("too large")
+	}
+	return time.Duration(d), nil
+}
+
+// Store is a store.Store in a PostgreSQL database. Its methods are safe for
+// concurrent use.
+type Store struct {
+	pool           *pgxpool.Pool
+	acquireTimeout time.Duration
+	callTimeout    time.Duration
+	closed         atomic.Bool
+
+	keysMu sync.Mutex
+	keys   map[string][]byte // Key's answers; a stored key never changes
+}
+
+var _ store.Store = (*Store)(nil)
+
+// Open connects to the database at connString (postgres://... or
+// postgresql://...) and brings its schema up to date. It fails, with an
+// error wrapping store.ErrUnavailable, when the database does not answer
+// within the connect timeout.
+func Open(ctx context.Context, connString string, opts ...Option) (*Store, error) {
+	cfg, err := newConfig(connString, opts)
+	if err != nil {
+		return nil, err
+	}
+	ms, err := readMigrations(migrationFiles, "migrations")
+	if err != nil {
+		return nil, fmt.Errorf("postgres: %w", err)
+	}
+	pool, err := pgxpool.NewWithConfig(ctx, cfg.pool)
+	if err != nil {
+		return nil, fmt.Errorf("postgres: %w", err)
+	}
+	s := &Store{
+		pool:           pool,
+		acquireTimeout: cfg.acquireTimeout,
+		callTimeout:    cfg.callTimeout,
+		keys:           map[string][]byte{},
+	}
+	// Not through do: the migration sets its own, longer statement timeout.
+	c, err := s.acquire(ctx)
+	if err == nil {
+		err = migrate(ctx, c, ms)
+		c.Release()
+	}
+	if err != nil {
+		pool.Close()
+		return nil, mapErr("migrate", err)
+	}
+	return s, nil
+}
+
+// do runs fn on a pooled connection and maps its error (see mapErr).
+//
+// Acquiring the connection is bounded by the acquire timeout and stops when
+// ctx ends. For a write, once it has a connection, fn runs to its outcome
+// even if ctx ends meanwhile, so that an error tells the caller nothing was
+// stored; the call deadline bounds it instead.
+func (s *Store) do(ctx context.Context, op string, write bool, fn func(context.Context, *pgxpool.Conn) error) error {
+	if s.closed.Load() {
+		return fmt.Errorf("postgres: %s: %w", op, store.ErrClosed)
+	}
+	c, err := s.acquire(ctx)
+	if err != nil {
+		return mapErr(op, err)
+	}
+	defer c.Release()
+	if s.callTimeout > 0 {
+		if write {
+			ctx = context.WithoutCancel(ctx)
+		}
+		var cancel context.CancelFunc
+		ctx, cancel = context.WithTimeout(ctx, s.callTimeout)
+		defer cancel()
+	}
+	return mapErr(op, fn(ctx, c))
+}
+
+// acquire takes a connection from the pool, waiting at most the acquire
+// timeout for one.
+func (s *Store) acquire(ctx context.Context) (*pgxpool.Conn, error) {
+	ctx, cancel := context.WithTimeout(ctx, s.acquireTimeout)
+	defer cancel()
+	c, err := s.pool.Acquire(ctx)
+	if err != nil && s.closed.Load() {
+		return nil, store.ErrClosed // the pool was closed while we waited
+	}
+	return c, err
+}
+
+// checkOpen returns ErrClosed once Close was called.
+func (s *Store) checkOpen(op string) error {
+	if s.closed.Load() {
+		return fmt.Errorf("postgres: %s: %w", op, store.ErrClosed)
+	}
+	return nil
+}
+
+// columns are the meetings columns scanMeeting reads, in its order.
+const columns = `id, tenant_id, user_id, external_id, join_meeting_id, join_web_url, creation_date_time,
+	attendee_tenant_ids, attendee_user_ids, resource`
+
+// insertMeeting stores one meeting; its arguments are meetingArgs.
+const insertMeeting = `INSERT INTO meetings (` + columns + `) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)`
+
+// meetingArgs are insertMeeting's arguments for m, which checkMeeting
+// accepted.
+func meetingArgs(m *store.Meeting) []any {
+	var ext any // NULL for no external id
+	if m.ExternalID != "" {
+		ext = m.ExternalID
+	}
+	resource := m.Resource
+	if resource == nil {
+		resource = []byte{} // pgx sends a nil slice as NULL
+	}
+	tenants, users := attendeeArgs(m.Attendees)
+	return []any{m.ID, m.Owner.TenantID, m.Owner.UserID, ext, m.JoinMeetingID, m.JoinWebURL,
+		m.CreationDateTime.UnixNano(), tenants, users, resource}
+}
+
+// attendeeArgs are the attendee_tenant_ids and attendee_user_ids values for
+// a: never nil, which pgx would send as NULL.
+func attendeeArgs(a []store.Owner) (tenants, users [][]byte) {
+	tenants, users = make([][]byte, 0, len(a)), make([][]byte, 0, len(a))
+	for _, o := range a {
+		tenants, users = append(tenants, []byte(o.TenantID)), append(users, []byte(o.UserID))
+	}
+	return tenants, users
+}
+
+// scanMeeting reads a row of columns.
+func scanMeeting(row pgx.Row) (*store.Meeting, error) {
+	var (
+		m              store.Meeting
+		ext            pgtype.Text
+		created        int64
+		tenants, users [][]byte
+	)
+	if err := row.Scan(&m.ID, &m.Owner.TenantID, &m.Owner.UserID, &ext, &m.JoinMeetingID, &m.JoinWebURL,
+		&created, &tenants, &users, &m.Resource); err != nil {
+		return nil, err
+	}
+	if len(tenants) != len(users) { // the table's CHECK prevents it
+		return nil, fmt.Errorf("meeting %q: %d attendee tenant ids but %d user ids", m.ID, len(tenants), len(users))
+	}
+	m.ExternalID = ext.String
+	m.CreationDateTime = time.Unix(0, created).UTC()
+	for i := range tenants {
+		m.Attendees = append(m.Attendees, store.Owner{TenantID: string(tenants[i]), UserID: string(users[i])})
+	}
+	return &m, nil
+}
+
+// collectMeetings reads every row of rows; never nil.
+func collectMeetings(rows pgx.Rows, err error) ([]*store.Meeting, error) {
+	if err != nil {
+		return nil, err
+	}
+	return pgx.CollectRows(rows, func(row pgx.CollectableRow) (*store.Meeting, error) { return scanMeeting(row) })
+}
+
+// clone returns a deep copy of m as the store returns meetings: no
+// attendees as nil, no resource as empty.
+func clone(m *store.Meeting) *store.Meeting {
+	c := *m
+	c.Attendees = nil
+	if len(m.Attendees) > 0 {
+		c.Attendees = slices.Clone(m.Attendees)
+	}
+	c.Resource = slices.Clone(m.Resource)
+	if c.Resource == nil {
+		c.Resource = []byte{}
+	}
+	return &c
+}
+
+// Times the creation_date_time column (Unix nanoseconds in an int64) holds:
+// the years 1677 to 2262.
+var (
+	minTime = time.Unix(0, math.MinInt64)
+	maxTime = time.Unix(0, math.MaxInt64)
+)
+
+// checkMeeting returns an error if m cannot be stored as it is.
+func checkMeeting(m *store.Meeting) error {
+	if m == nil {
+		return errors.New("nil meeting")
+	}
+	if !validText(m.ID, m.Owner.TenantID, m.Owner.UserID, m.ExternalID, m.JoinMeetingID, m.JoinWebURL) {
+		return errBadText
+	}
+	if t := m.CreationDateTime; t.Before(minTime) || t.After(maxTime) {
+		return fmt.Errorf("creation time %v outside the years 1678 to 2261", t)
+	}
+	return nil
+}
+
+// Create stores m, durably, or returns ErrIDTaken, ErrJoinMeetingIDTaken or
+// ErrExternalIDTaken (see store.Store).
+func (s *Store) Create(ctx context.Context, m *store.Meeting) error {
+	if err := s.checkOpen("create"); err != nil {
+		return err
+	}
+	if err := checkMeeting(m); err != nil {
+		return fmt.Errorf("postgres: create: %w", err)
+	}
+	args := meetingArgs(m)
+	return s.do(ctx, "create", true, func(ctx context.Context, c *pgxpool.Conn) error {
+		_, err := c.Exec(ctx, insertMeeting, args...)
+		return err
+	})
+}
+
+// Get returns owner's meeting id, or ErrNotFound.
+func (s *Store) Get(ctx context.Context, owner store.Owner, id string) (*store.Meeting, error) {
+	if err := s.checkOpen("get"); err != nil {
+		return nil, err
+	}
+	if !validText(id, owner.TenantID, owner.UserID) {
+		return nil, fmt.Errorf("postgres: get: %w", store.ErrNotFound)
+	}
+	var m *store.Meeting
+	err := s.do(ctx, "get", false, func(ctx context.Context, c *pgxpool.Conn) (err error) {
+		m, err = scanMeeting(c.QueryRow(ctx,
+			`SELECT `+columns+` FROM meetings WHERE id = $1 AND tenant_id = $2 AND user_id = $3`,
+			id, owner.TenantID, owner.UserID))
+		return err
+	})
+	if err != nil {
+		return nil, err
+	}
+	return m, nil
+}
+
+// CreateOrGet stores m unless its owner has a meeting with m.ExternalID,
+// which it then returns (see store.Store).
+func (s *Store) CreateOrGet(ctx context.Context, m *store.Meeting) (*store.Meeting, bool, error) {
+	if err := s.checkOpen("create or get"); err != nil {
+		return nil, false, err
+	}
+	if err := checkMeeting(m); err != nil {
+		return nil, false, fmt.Errorf("postgres: create or get: %w", err)
+	}
+	if m.ExternalID == "" {
+		return nil, false, errors.New("postgres: create or get: empty external id")
+	}
+	args := meetingArgs(m)
+	var (
+		stored  *store.Meeting
+		created bool
+	)
+	err := s.do(ctx, "create or get", true, func(ctx context.Context, c *pgxpool.Conn) error {
+		for range createOrGetAttempts {
+			tag, err := c.Exec(ctx, insertMeeting+`
+				ON CONFLICT (tenant_id, user_id, external_id) WHERE external_id IS NOT NULL DO NOTHING`, args...)
+			if err != nil {
+				return err
+			}
+			if tag.RowsAffected() == 1 {
+				stored, created = clone(m), true
+				return nil
+			}
+			stored, err = scanMeeting(c.QueryRow(ctx,
+				`SELECT `+columns+` FROM meetings WHERE tenant_id = $1 AND user_id = $2 AND external_id = $3`,
+				m.Owner.TenantID, m.Owner.UserID, m.ExternalID))
+			if !errors.Is(err, pgx.ErrNoRows) {
+				return err
+			}
+			// Deleted since the INSERT saw it: the key is free again.
+		}
+		return fmt.Errorf("%w: the meeting with this external id was deleted %d times while being read",
+			store.ErrUnavailable, createOrGetAttempts)
+	})
+	if err != nil {
+		return nil, false, err
+	}
+	return stored, created, nil
+}
+
+// findQueries select the meetings with one field equal to $1 that the
+// viewer ($2, $3, as bytes) owns or attends, in List's order. The owner
+// columns are compared as bytes too, so that any viewer can be asked about
+// (the rows are few: the lookup column's index finds them).
+var findQueries = map[string]string{
+	"id":              findQuery("id"),
+	"join_web_url":    findQuery("join_web_url"),
+	"join_meeting_id": findQuery("join_meeting_id"),
+}
+
+func findQuery(column string) string {
+	return `SELECT ` + columns + ` FROM meetings
+		WHERE ` + column + ` = $1
+		AND ((convert_to(tenant_id, 'UTF8') = $2 AND convert_to(user_id, 'UTF8') = $3)
+			OR EXISTS (SELECT FROM unnest(attendee_tenant_ids, attendee_user_ids) AS a (tenant_id, user_id)
+				WHERE a.tenant_id = $2 AND a.user_id = $3))
+		ORDER BY creation_date_time DESC, id DESC`
+}
+
+// Find returns the meetings matching q that viewer owns or attends.
+func (s *Store) Find(ctx context.Context, viewer store.Owner, q store.Lookup) ([]*store.Meeting, error) {
+	if err := s.checkOpen("find"); err != nil {
+		return nil, err
+	}
+	var column, value string
+	n := 0
+	for _, f := range []struct{ column, value string }{
+		{"id", q.ID}, {"join_web_url", q.JoinWebURL}, {"join_meeting_id", q.JoinMeetingID},
+	} {
+		if f.value != "" {
+			column, value = f.column, f.value
+			n++
+		}
+	}
+	if n != 1 {
+		return nil, fmt.Errorf("postgres: find: the lookup sets %d fields, want exactly one", n)
+	}
+	if !validText(value) {
+		return []*store.Meeting{}, nil
+	}
+	var ms []*store.Meeting
+	err := s.do(ctx, "find", false, func(ctx context.Context, c *pgxpool.Conn) (err error) {
+		ms, err = collectMeetings(c.Query(ctx, findQueries[column], value, []byte(viewer.TenantID), []byte(viewer.UserID)))
+		return err
+	})
+	if err != nil {
+		return nil, err
+	}
+	return ms, nil
+}
+
+// List returns up to p.Limit of owner's meetings after p.After, newest
+// first, by keyset.
+func (s *Store) List(ctx context.Context, owner store.Owner, p store.Page) ([]*store.Meeting, error) {
+	if err := s.checkOpen("list"); err != nil {
+		return nil, err
+	}
+	if p.Limit < 1 || p.Limit > maxListLimit {
+		return nil, fmt.Errorf("postgres: list: limit %d outside 1..%d", p.Limit, maxListLimit)
+	}
+	if !validText(owner.TenantID, owner.UserID) {
+		return []*store.Meeting{}, nil
+	}
+	var (
+		query = `SELECT ` + columns + ` FROM meetings WHERE tenant_id = $1 AND user_id = $2
+			ORDER BY creation_date_time DESC, id DESC LIMIT $3`
+		args = []any{owner.TenantID, owner.UserID, p.Limit}
+	)
+	if a := p.After; a != nil {
+		// The cursor need not be any meeting's position, nor one a meeting
+		// could have: move it to an equivalent one the columns can hold.
+		switch id, ok := textCeil(a.ID); {
+		case a.CreationDateTime.Before(minTime):
+			return []*store.Meeting{}, nil // no meeting is older
+		case a.CreationDateTime.After(maxTime):
+			// Every meeting is older: list from the newest.
+		case ok:
+			// For any id a meeting can have, id < a.ID exactly when id < ceil.
+			query = `SELECT ` + columns + ` FROM meetings WHERE tenant_id = $1 AND user_id = $2
+				AND (creation_date_time, id) < ($4, $5)
+				ORDER BY creation_date_time DESC, id DESC LIMIT $3`
+			args = append(args, a.CreationDateTime.UnixNano(), id)
+		default:
+			// Every id a meeting can have is below a.ID.
+			query = `SELECT ` + columns + ` FROM meetings WHERE tenant_id = $1 AND user_id = $2
+				AND creation_date_time <= $4
+				ORDER BY creation_date_time DESC, id DESC LIMIT $3`
+			args = append(args, a.CreationDateTime.UnixNano())
+		}
+	}
+	var ms []*store.Meeting
+	err := s.do(ctx, "list", false, func(ctx context.Context, c *pgxpool.Conn) (err error) {
+		ms, err = collectMeetings(c.Query(ctx, query, args...))
+		return err
+	})
+	if err != nil {
+		return nil, err
+	}
+	return ms, nil
+}
+
+// errUpdateFunc marks, inside Update's transaction, that fn failed; Update
+// then returns fn's error as it is.
+var errUpdateFunc = errors.New("update function failed")
+
+// Update changes owner's meeting id through fn in one transaction (see
+// store.Store).
+func (s *Store) Update(ctx context.Context, owner store.Owner, id string, fn func(*store.Meeting) error) (*store.Meeting, error) {
+	if err := s.checkOpen("update"); err != nil {
+		return nil, err
+	}
+	if !validText(id, owner.TenantID, owner.UserID) {
+		return nil, fmt.Errorf("postgres: update: %w", store.ErrNotFound)
+	}
+	var (
+		updated *store.Meeting
+		fnErr   error
+	)
+	err := s.do(ctx, "update", true, func(ctx context.Context, c *pgxpool.Conn) error {
+		for attempt := 1; ; attempt++ {
+			var err error
+			updated, fnErr, err = updateOnce(ctx, c, owner, id, fn)
+			if attempt < updateAttempts && retryable(err) {
+				continue
+			}
+			return err
+		}
+	})
+	if fnErr != nil {
+		return nil, fnErr
+	}
+	if err != nil {
+		return nil, err
+	}
+	return updated, nil
+}
+
+// updateOnce is one attempt of Update. fn's error is returned apart from
+// the transaction's.
+func updateOnce(ctx context.Context, c *pgxpool.Conn, owner store.Owner, id string, fn func(*store.Meeting) error) (updated *store.Meeting, fnErr, err error) {
+	err = pgx.BeginFunc(ctx, c, func(tx pgx.Tx) error {
+		old, err := scanMeeting(tx.QueryRow(ctx,
+			`SELECT `+columns+` FROM meetings WHERE id = $1 AND tenant_id = $2 AND user_id = $3 FOR UPDATE`,
+			id, owner.TenantID, owner.UserID))
+		if err != nil {
+			return err
+		}
+		m := clone(old)
+		if err := fn(m); err != nil {
+			fnErr = err
+			return errUpdateFunc
+		}
+		if m.ID != old.ID || m.Owner != old.Owner || m.ExternalID != old.ExternalID ||
+			m.JoinMeetingID != old.JoinMeetingID || m.JoinWebURL != old.JoinWebURL ||
+			!m.CreationDateTime.Equal(old.CreationDateTime) {
+			return store.ErrImmutable
+		}
+		if m.Resource == nil {
+			m.Resource = []byte{}
+		}
+		tenants, users := attendeeArgs(m.Attendees)
+		if _, err := tx.Exec(ctx, `UPDATE meetings
+			SET attendee_tenant_ids = $2, attendee_user_ids = $3, resource = $4 WHERE id = $1`,
+			id, tenants, users, m.Resource); err != nil {
+			return err
+		}
+		updated = clone(m)
+		updated.CreationDateTime = old.CreationDateTime // m's may be in another location
+		return nil
+	})
+	return updated, fnErr, err
+}
+
+// Delete removes owner's meeting id, or returns ErrNotFound.
+func (s *Store) Delete(ctx context.Context, owner store.Owner, id string) error {
+	if err := s.checkOpen("delete"); err != nil {
+		return err
+	}
+	if !validText(id, owner.TenantID, owner.UserID) {
+		return fmt.Errorf("postgres: delete: %w", store.ErrNotFound)
+	}
+	return s.do(ctx, "delete", true, func(ctx context.Context, c *pgxpool.Conn) error {
+		tag, err := c.Exec(ctx, `DELETE FROM meetings WHERE id = $1 AND tenant_id = $2 AND user_id = $3`,
+			id, owner.TenantID, owner.UserID)
+		if err == nil && tag.RowsAffected() == 0 {
+			err = store.ErrNotFound
+		}
+		return err
+	})
+}
+
+// keySize is the length of the secrets Key makes.
+const keySize = 32
+
+// Key returns the secret stored under name, making it on first use. Every
+// replica gets the same: the first INSERT wins, and everyone reads what it
+// stored.
+func (s *Store) Key(ctx context.Context, name string) ([]byte, error) {
+	if err := s.checkOpen("key"); err != nil {
+		return nil, err
+	}
+	s.keysMu.Lock()
+	k, ok := s.keys[name]
+	s.keysMu.Unlock()
+	if ok {
+		return slices.Clone(k), nil
+	}
+	fresh := make([]byte, keySize)
+	rand.Read(fresh) // never fails (crypto/rand)
+	err := s.do(ctx, "key", true, func(ctx context.Context, c *pgxpool.Conn) error {
+		if _, err := c.Exec(ctx, `INSERT INTO keys (name, value) VALUES ($1, $2) ON CONFLICT (name) DO NOTHING`,
+			[]byte(name), fresh); err != nil {
+			return err
+		}
+		return c.QueryRow(ctx, `SELECT value FROM keys WHERE name = $1`, []byte(name)).Scan(&k)
+	})
+	if err != nil {
+		return nil, err
+	}
+	s.keysMu.Lock()
+	s.keys[name] = k
+	s.keysMu.Unlock()
+	return slices.Clone(k), nil
+}
+
+// Ping reports whether the database answers, within the acquire timeout
+// when it is down.
+func (s *Store) Ping(ctx context.Context) error {
+	return s.do(ctx, "ping", false, func(ctx context.Context, c *pgxpool.Conn) error {
+		return c.Ping(ctx)
+	})
+}
+
+// Close closes the pool, after the calls in progress have returned their
+// connections. Later calls return ErrClosed.
+func (s *Store) Close() error {
+	if !s.closed.CompareAndSwap(false, true) {
+		return fmt.Errorf("postgres: close: %w", store.ErrClosed)
+	}
+	s.pool.Close()
+	return nil
+}
