@@ -2,13 +2,31 @@
 # developers and CI run the same commands with the same flags.
 
 GO      ?= go
+# Every target runs on this Go toolchain, the one go.mod's toolchain line names
+# (tidy-check fails when the two differ). A machine starts on its own, older Go
+# and a GOTOOLCHAIN=local in its go env, which would ignore that line; the
+# export makes the go command fetch this one from the module proxy on first use.
+export GOTOOLCHAIN := go1.27.3
 VERSION ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
 # The same -ldflags for every target, so builds and tests share the cache.
 LDFLAGS := -X main.version=$(VERSION)
 BIN     := bin/onlinemeetings
 PKGS    := ./...
 
-.PHONY: all build run test test-short vet generate generate-check tidy-check fuzz bench ci clean
+# Checkers, each pinned and run as `go run module/cmd@version`: built from the
+# module proxy with that module's own go.mod, so they add nothing to ours, and
+# cached by the go command after the first run.
+# honnef.co/go/tools
+STATICCHECK_VERSION := v0.8.2
+# golang.org/x/vuln
+GOVULNCHECK_VERSION := v1.9.0
+# The Go vulnerability database is the golang.org/x/vulndb module at this
+# version: its OSV files, indexed into bin/vulndb/VERSION (rebuilt when this
+# changes). govulncheck reads only that copy, never the network.
+VULNDB_VERSION      := v0.0.0-20261105234957-e22db6528018
+VULNDB_DIR          := bin/vulndb/$(VULNDB_VERSION)
+
+.PHONY: all build run test test-short vet staticcheck lint vulncheck go-version generate generate-check tidy-check fuzz bench soak ci clean
 
 all: generate-check vet test build
 
@@ -31,8 +49,33 @@ test-short:
 ## vet: go vet and a gofmt check of the hand-written code
 vet:
 	$(GO) vet $(PKGS)
-	@out=$$(gofmt -l $$(git ls-files '*.go' | grep -v '^gen/')); \
+	@out=$$("$$($(GO) env GOROOT)/bin/gofmt" -l $$(git ls-files '*.go' | grep -v '^gen/')); \
 	if [ -n "$$out" ]; then echo "gofmt needed:"; echo "$$out"; exit 1; fi
+
+## staticcheck: staticcheck's default checks over every package, tests included
+staticcheck:
+	$(GO) run honnef.co/go/tools/cmd/staticcheck@$(STATICCHECK_VERSION) $(PKGS)
+
+## lint: vet and staticcheck
+lint: vet staticcheck
+
+## vulncheck: govulncheck against the pinned offline copy of the Go vulnerability database
+vulncheck: $(VULNDB_DIR)/index/db.json
+	$(GO) run golang.org/x/vuln/cmd/govulncheck@$(GOVULNCHECK_VERSION) -db file://$(CURDIR)/$(VULNDB_DIR) $(PKGS)
+
+# The database: download the vulndb module (verified against the checksum
+# database like any module) and index its data/osv with its own indexdb.
+$(VULNDB_DIR)/index/db.json:
+	@set -e; rm -rf bin/vulndb; mkdir -p bin/vulndb; \
+	dir=$$($(GO) mod download -json golang.org/x/vulndb@$(VULNDB_VERSION) | sed -n 's/^[[:space:]]*"Dir": "\(.*\)",$$/\1/p'); \
+	if [ ! -d "$$dir/data/osv" ]; then echo "no data/osv in golang.org/x/vulndb@$(VULNDB_VERSION) ($$dir)"; exit 1; fi; \
+	echo "indexing $$dir/data/osv into $(VULNDB_DIR)"; \
+	$(GO) run golang.org/x/vulndb/cmd/indexdb@$(VULNDB_VERSION) -vulns "$$dir/data/osv" -out $(VULNDB_DIR).tmp; \
+	mv $(VULNDB_DIR).tmp $(VULNDB_DIR)
+
+## go-version: the Go toolchain every target uses
+go-version:
+	@$(GO) version
 
 ## generate: regenerate gen/ from openapi.yaml
 generate:
@@ -50,22 +93,39 @@ generate-check:
 	  fi; \
 	done; echo "gen/ is up to date"
 
-## tidy-check: fail when go.mod/go.sum are not tidy
+## tidy-check: fail when go.mod/go.sum are not tidy, or go.mod's toolchain is not the one exported above
 tidy-check:
 	$(GO) mod tidy -diff
+	@grep -qx 'toolchain $(GOTOOLCHAIN)' go.mod || { echo "go.mod: want the line 'toolchain $(GOTOOLCHAIN)', as the Makefile exports"; exit 1; }
 
-## fuzz: run each fuzz target for FUZZTIME (default 30s)
+## fuzz: run each fuzz target (package:Target) for FUZZTIME (default 30s), one after another
 FUZZTIME ?= 30s
+FUZZ_TARGETS ?= ./handlers/:FuzzCreateBody ./handlers/:FuzzParseFilter ./graphtime/:FuzzParse ./policy/:FuzzParse
 fuzz:
-	$(GO) test -ldflags '$(LDFLAGS)' -run '^$$' -fuzz '^FuzzCreateBody$$' -fuzztime $(FUZZTIME) ./handlers/
+	@set -e; for t in $(FUZZ_TARGETS); do \
+	  pkg=$${t%%:*}; name=$${t##*:}; echo "== fuzz $$name in $$pkg for $(FUZZTIME)"; \
+	  $(GO) test -ldflags '$(LDFLAGS)' -run '^$$' -fuzz "^$$name\$$" -fuzztime $(FUZZTIME) $$pkg; \
+	done
 
-## bench: Go benchmarks of the create path, then the load script against a real server and a bare handler
+## bench: Go benchmarks of the create path, then the load script (create and get) against a real server and a bare handler, for each store in BENCH_STORES
+# BENCH_STORES: sqlite, memory, postgres (one replica), postgres2 (two replicas
+# on one database, the same total load). The default stays sqlite,memory even
+# when ONLINEMEETINGS_TEST_POSTGRES_URL is set (CI sets it), so `make bench`
+# needs no database and keeps its length; ask for PostgreSQL explicitly:
+#   make bench BENCH_STORES=sqlite,memory,postgres,postgres2
+# with ONLINEMEETINGS_TEST_POSTGRES_URL set (or loadtest fails saying so).
+BENCH_STORES ?= sqlite,memory
 bench: build
 	$(GO) test -ldflags '$(LDFLAGS)' -run '^$$' -bench . -benchtime 2s ./handlers/ ./store/...
-	$(GO) run -ldflags '$(LDFLAGS)' ./cmd/loadtest -bin $(BIN)
+	$(GO) run -ldflags '$(LDFLAGS)' ./cmd/loadtest -bin $(BIN) -store $(BENCH_STORES)
+
+## soak: load the server with every operation for SOAK_DURATION (default 2m), kill -9 it every 15-20 s and check that no acknowledged write was lost
+SOAK_DURATION ?= 2m
+soak: build
+	$(GO) run -ldflags '$(LDFLAGS)' ./cmd/soak -bin $(BIN) -duration $(SOAK_DURATION)
 
 ## ci: what .ci/run runs
-ci: generate-check tidy-check vet test
+ci: generate-check tidy-check vet staticcheck vulncheck test
 
 clean:
 	rm -rf bin

@@ -139,15 +139,15 @@ func guidClaim(c map[string]any, name string) (string, error) {
 	if s == "" {
 		return "", invalid(ReasonClaims, errors.New("claim "+name+" is missing"))
 	}
-	if !isGUID(s) {
+	if !IsGUID(s) {
 		return "", invalid(ReasonClaims, fmt.Errorf("claim %s is not a GUID", name))
 	}
 	return strings.ToLower(s), nil
 }
 
-// isGUID reports whether s is a GUID in canonical 8-4-4-4-12 hex form
+// IsGUID reports whether s is a GUID in canonical 8-4-4-4-12 hex form
 // (either case, no braces or prefix).
-func isGUID(s string) bool {
+func IsGUID(s string) bool {
 	if len(s) != 36 {
 		return false
 	}

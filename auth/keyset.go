@@ -94,7 +94,7 @@ func (k *keySet) VerifySignature(ctx context.Context, raw string) ([]byte, error
 	jws := st.jws
 	if jws == nil {
 		var err error
-		if jws, err = jose.ParseSigned(raw, signingAlgs); err != nil {
+		if jws, err = jose.ParseSignedCompact(raw, signingAlgs); err != nil {
 			return fail(ReasonMalformed, err)
 		}
 	}

@@ -253,7 +253,7 @@ func (v *Verifier) Verify(ctx context.Context, raw string) (*Principal, error) {
 	if !isCompactJWS(raw) {
 		return nil, invalid(ReasonMalformed, errors.New("not a compact JWS"))
 	}
-	jws, err := jose.ParseSigned(raw, signingAlgs)
+	jws, err := jose.ParseSignedCompact(raw, signingAlgs)
 	if err != nil {
 		if _, ok := errors.AsType[*jose.ErrUnexpectedSignatureAlgorithm](err); ok {
 			return nil, invalid(ReasonAlgorithm, err)

@@ -16,7 +16,7 @@ import (
 	"strings"
 
 	"github.com/getkin/kin-openapi/openapi3"
-	"github.com/labstack/echo/v4"
+	"github.com/labstack/echo/v5"
 	"github.com/oapi-codegen/runtime"
 	"github.com/onlinemeetings/onlinemeetings/graphtime"
 )
@@ -36,6 +36,24 @@ func (e AllowedLobbyAdmitterRoles) Valid() bool {
 	case AllowedLobbyAdmitterRolesOrganizerAndCoOrganizersAndPresenters:
 		return true
 	case AllowedLobbyAdmitterRolesUnknownFutureValue:
+		return true
+	default:
+		return false
+	}
+}
+
+// Defines values for AllowedLobbyAdmitterRolesInput.
+const (
+	AllowedLobbyAdmitterRolesInputOrganizerAndCoOrganizers              AllowedLobbyAdmitterRolesInput = "organizerAndCoOrganizers"
+	AllowedLobbyAdmitterRolesInputOrganizerAndCoOrganizersAndPresenters AllowedLobbyAdmitterRolesInput = "organizerAndCoOrganizersAndPresenters"
+)
+
+// Valid indicates whether the value is a known member of the AllowedLobbyAdmitterRolesInput enum.
+func (e AllowedLobbyAdmitterRolesInput) Valid() bool {
+	switch e {
+	case AllowedLobbyAdmitterRolesInputOrganizerAndCoOrganizers:
+		return true
+	case AllowedLobbyAdmitterRolesInputOrganizerAndCoOrganizersAndPresenters:
 		return true
 	default:
 		return false
@@ -84,6 +102,27 @@ func (e BroadcastMeetingAudience) Valid() bool {
 	}
 }
 
+// Defines values for BroadcastMeetingAudienceInput.
+const (
+	BroadcastMeetingAudienceInputEveryone       BroadcastMeetingAudienceInput = "everyone"
+	BroadcastMeetingAudienceInputOrganization   BroadcastMeetingAudienceInput = "organization"
+	BroadcastMeetingAudienceInputRoleIsAttendee BroadcastMeetingAudienceInput = "roleIsAttendee"
+)
+
+// Valid indicates whether the value is a known member of the BroadcastMeetingAudienceInput enum.
+func (e BroadcastMeetingAudienceInput) Valid() bool {
+	switch e {
+	case BroadcastMeetingAudienceInputEveryone:
+		return true
+	case BroadcastMeetingAudienceInputOrganization:
+		return true
+	case BroadcastMeetingAudienceInputRoleIsAttendee:
+		return true
+	default:
+		return false
+	}
+}
+
 // Defines values for BroadcastMeetingCaptionSettingsInputOdataType.
 const (
 	HashMicrosoftGraphBroadcastMeetingCaptionSettings BroadcastMeetingCaptionSettingsInputOdataType = "#microsoft.graph.broadcastMeetingCaptionSettings"
@@ -108,6 +147,21 @@ const (
 func (e BroadcastMeetingSettingsInputOdataType) Valid() bool {
 	switch e {
 	case HashMicrosoftGraphBroadcastMeetingSettings:
+		return true
+	default:
+		return false
+	}
+}
+
+// Defines values for ChatInfoInputOdataType.
+const (
+	HashMicrosoftGraphChatInfo ChatInfoInputOdataType = "#microsoft.graph.chatInfo"
+)
+
+// Valid indicates whether the value is a known member of the ChatInfoInputOdataType enum.
+func (e ChatInfoInputOdataType) Valid() bool {
+	switch e {
+	case HashMicrosoftGraphChatInfo:
 		return true
 	default:
 		return false
@@ -222,6 +276,36 @@ func (e LobbyBypassScope) Valid() bool {
 	}
 }
 
+// Defines values for LobbyBypassScopeInput.
+const (
+	LobbyBypassScopeInputEveryone                    LobbyBypassScopeInput = "everyone"
+	LobbyBypassScopeInputInvited                     LobbyBypassScopeInput = "invited"
+	LobbyBypassScopeInputOrganization                LobbyBypassScopeInput = "organization"
+	LobbyBypassScopeInputOrganizationAndFederated    LobbyBypassScopeInput = "organizationAndFederated"
+	LobbyBypassScopeInputOrganizationExcludingGuests LobbyBypassScopeInput = "organizationExcludingGuests"
+	LobbyBypassScopeInputOrganizer                   LobbyBypassScopeInput = "organizer"
+)
+
+// Valid indicates whether the value is a known member of the LobbyBypassScopeInput enum.
+func (e LobbyBypassScopeInput) Valid() bool {
+	switch e {
+	case LobbyBypassScopeInputEveryone:
+		return true
+	case LobbyBypassScopeInputInvited:
+		return true
+	case LobbyBypassScopeInputOrganization:
+		return true
+	case LobbyBypassScopeInputOrganizationAndFederated:
+		return true
+	case LobbyBypassScopeInputOrganizationExcludingGuests:
+		return true
+	case LobbyBypassScopeInputOrganizer:
+		return true
+	default:
+		return false
+	}
+}
+
 // Defines values for LobbyBypassSettingsInputOdataType.
 const (
 	HashMicrosoftGraphLobbyBypassSettings LobbyBypassSettingsInputOdataType = "#microsoft.graph.lobbyBypassSettings"
@@ -258,6 +342,24 @@ func (e MeetingChatHistoryDefaultMode) Valid() bool {
 	}
 }
 
+// Defines values for MeetingChatHistoryDefaultModeInput.
+const (
+	MeetingChatHistoryDefaultModeInputAll  MeetingChatHistoryDefaultModeInput = "all"
+	MeetingChatHistoryDefaultModeInputNone MeetingChatHistoryDefaultModeInput = "none"
+)
+
+// Valid indicates whether the value is a known member of the MeetingChatHistoryDefaultModeInput enum.
+func (e MeetingChatHistoryDefaultModeInput) Valid() bool {
+	switch e {
+	case MeetingChatHistoryDefaultModeInputAll:
+		return true
+	case MeetingChatHistoryDefaultModeInputNone:
+		return true
+	default:
+		return false
+	}
+}
+
 // Defines values for MeetingChatMode.
 const (
 	MeetingChatModeDisabled           MeetingChatMode = "disabled"
@@ -282,6 +384,27 @@ func (e MeetingChatMode) Valid() bool {
 	}
 }
 
+// Defines values for MeetingChatModeInput.
+const (
+	MeetingChatModeInputDisabled MeetingChatModeInput = "disabled"
+	MeetingChatModeInputEnabled  MeetingChatModeInput = "enabled"
+	MeetingChatModeInputLimited  MeetingChatModeInput = "limited"
+)
+
+// Valid indicates whether the value is a known member of the MeetingChatModeInput enum.
+func (e MeetingChatModeInput) Valid() bool {
+	switch e {
+	case MeetingChatModeInputDisabled:
+		return true
+	case MeetingChatModeInputEnabled:
+		return true
+	case MeetingChatModeInputLimited:
+		return true
+	default:
+		return false
+	}
+}
+
 // Defines values for MeetingLiveShareOptions.
 const (
 	MeetingLiveShareOptionsDisabled           MeetingLiveShareOptions = "disabled"
@@ -297,6 +420,24 @@ func (e MeetingLiveShareOptions) Valid() bool {
 	case MeetingLiveShareOptionsEnabled:
 		return true
 	case MeetingLiveShareOptionsUnknownFutureValue:
+		return true
+	default:
+		return false
+	}
+}
+
+// Defines values for MeetingLiveShareOptionsInput.
+const (
+	MeetingLiveShareOptionsInputDisabled MeetingLiveShareOptionsInput = "disabled"
+	MeetingLiveShareOptionsInputEnabled  MeetingLiveShareOptionsInput = "enabled"
+)
+
+// Valid indicates whether the value is a known member of the MeetingLiveShareOptionsInput enum.
+func (e MeetingLiveShareOptionsInput) Valid() bool {
+	switch e {
+	case MeetingLiveShareOptionsInputDisabled:
+		return true
+	case MeetingLiveShareOptionsInputEnabled:
 		return true
 	default:
 		return false
@@ -335,13 +476,13 @@ func (e MeetingParticipantsInputOdataType) Valid() bool {
 
 // Defines values for OnlineMeetingCreateOdataType.
 const (
-	HashMicrosoftGraphOnlineMeeting OnlineMeetingCreateOdataType = "#microsoft.graph.onlineMeeting"
+	OnlineMeetingCreateOdataTypeHashMicrosoftGraphOnlineMeeting OnlineMeetingCreateOdataType = "#microsoft.graph.onlineMeeting"
 )
 
 // Valid indicates whether the value is a known member of the OnlineMeetingCreateOdataType enum.
 func (e OnlineMeetingCreateOdataType) Valid() bool {
 	switch e {
-	case HashMicrosoftGraphOnlineMeeting:
+	case OnlineMeetingCreateOdataTypeHashMicrosoftGraphOnlineMeeting:
 		return true
 	default:
 		return false
@@ -375,6 +516,30 @@ func (e OnlineMeetingPresenters) Valid() bool {
 	}
 }
 
+// Defines values for OnlineMeetingPresentersInput.
+const (
+	OnlineMeetingPresentersInputEveryone        OnlineMeetingPresentersInput = "everyone"
+	OnlineMeetingPresentersInputOrganization    OnlineMeetingPresentersInput = "organization"
+	OnlineMeetingPresentersInputOrganizer       OnlineMeetingPresentersInput = "organizer"
+	OnlineMeetingPresentersInputRoleIsPresenter OnlineMeetingPresentersInput = "roleIsPresenter"
+)
+
+// Valid indicates whether the value is a known member of the OnlineMeetingPresentersInput enum.
+func (e OnlineMeetingPresentersInput) Valid() bool {
+	switch e {
+	case OnlineMeetingPresentersInputEveryone:
+		return true
+	case OnlineMeetingPresentersInputOrganization:
+		return true
+	case OnlineMeetingPresentersInputOrganizer:
+		return true
+	case OnlineMeetingPresentersInputRoleIsPresenter:
+		return true
+	default:
+		return false
+	}
+}
+
 // Defines values for OnlineMeetingRole.
 const (
 	OnlineMeetingRoleAttendee           OnlineMeetingRole = "attendee"
@@ -396,6 +561,30 @@ func (e OnlineMeetingRole) Valid() bool {
 	case OnlineMeetingRoleProducer:
 		return true
 	case OnlineMeetingRoleUnknownFutureValue:
+		return true
+	default:
+		return false
+	}
+}
+
+// Defines values for OnlineMeetingRoleInput.
+const (
+	OnlineMeetingRoleInputAttendee    OnlineMeetingRoleInput = "attendee"
+	OnlineMeetingRoleInputCoorganizer OnlineMeetingRoleInput = "coorganizer"
+	OnlineMeetingRoleInputPresenter   OnlineMeetingRoleInput = "presenter"
+	OnlineMeetingRoleInputProducer    OnlineMeetingRoleInput = "producer"
+)
+
+// Valid indicates whether the value is a known member of the OnlineMeetingRoleInput enum.
+func (e OnlineMeetingRoleInput) Valid() bool {
+	switch e {
+	case OnlineMeetingRoleInputAttendee:
+		return true
+	case OnlineMeetingRoleInputCoorganizer:
+		return true
+	case OnlineMeetingRoleInputPresenter:
+		return true
+	case OnlineMeetingRoleInputProducer:
 		return true
 	default:
 		return false
@@ -447,6 +636,48 @@ func (e OnlineMeetingType) Valid() bool {
 	}
 }
 
+// Defines values for OnlineMeetingTypeInput.
+const (
+	OnlineMeetingTypeInputAdhoc     OnlineMeetingTypeInput = "adhoc"
+	OnlineMeetingTypeInputBroadcast OnlineMeetingTypeInput = "broadcast"
+	OnlineMeetingTypeInputMeetnow   OnlineMeetingTypeInput = "meetnow"
+	OnlineMeetingTypeInputRecurring OnlineMeetingTypeInput = "recurring"
+	OnlineMeetingTypeInputScheduled OnlineMeetingTypeInput = "scheduled"
+)
+
+// Valid indicates whether the value is a known member of the OnlineMeetingTypeInput enum.
+func (e OnlineMeetingTypeInput) Valid() bool {
+	switch e {
+	case OnlineMeetingTypeInputAdhoc:
+		return true
+	case OnlineMeetingTypeInputBroadcast:
+		return true
+	case OnlineMeetingTypeInputMeetnow:
+		return true
+	case OnlineMeetingTypeInputRecurring:
+		return true
+	case OnlineMeetingTypeInputScheduled:
+		return true
+	default:
+		return false
+	}
+}
+
+// Defines values for OnlineMeetingUpdateOdataType.
+const (
+	OnlineMeetingUpdateOdataTypeHashMicrosoftGraphOnlineMeeting OnlineMeetingUpdateOdataType = "#microsoft.graph.onlineMeeting"
+)
+
+// Valid indicates whether the value is a known member of the OnlineMeetingUpdateOdataType enum.
+func (e OnlineMeetingUpdateOdataType) Valid() bool {
+	switch e {
+	case OnlineMeetingUpdateOdataTypeHashMicrosoftGraphOnlineMeeting:
+		return true
+	default:
+		return false
+	}
+}
+
 // Defines values for WatermarkProtectionValuesInputOdataType.
 const (
 	HashMicrosoftGraphWatermarkProtectionValues WatermarkProtectionValuesInputOdataType = "#microsoft.graph.watermarkProtectionValues"
@@ -464,6 +695,9 @@ func (e WatermarkProtectionValuesInputOdataType) Valid() bool {
 
 // AllowedLobbyAdmitterRoles microsoft.graph.allowedLobbyAdmitterRoles
 type AllowedLobbyAdmitterRoles string
+
+// AllowedLobbyAdmitterRolesInput microsoft.graph.allowedLobbyAdmitterRoles, as sent by a client (unknownFutureValue is not a value a client may send).
+type AllowedLobbyAdmitterRolesInput string
 
 // AudioConferencing microsoft.graph.audioConferencing
 type AudioConferencing struct {
@@ -491,6 +725,9 @@ type BodyType string
 
 // BroadcastMeetingAudience microsoft.graph.broadcastMeetingAudience
 type BroadcastMeetingAudience string
+
+// BroadcastMeetingAudienceInput microsoft.graph.broadcastMeetingAudience, as sent by a client (unknownFutureValue is not a value a client may send).
+type BroadcastMeetingAudienceInput string
 
 // BroadcastMeetingCaptionSettings microsoft.graph.broadcastMeetingCaptionSettings
 type BroadcastMeetingCaptionSettings struct {
@@ -549,7 +786,7 @@ type BroadcastMeetingSettingsInput struct {
 	OdataType *BroadcastMeetingSettingsInputOdataType `json:"@odata.type,omitempty"`
 
 	// AllowedAudience Defines who can join the Teams live event.
-	AllowedAudience *BroadcastMeetingAudience `json:"allowedAudience,omitempty"`
+	AllowedAudience *BroadcastMeetingAudienceInput `json:"allowedAudience,omitempty"`
 
 	// Captions Caption settings.
 	Captions *BroadcastMeetingCaptionSettingsInput `json:"captions,omitempty"`
@@ -617,6 +854,24 @@ type ChatInfo struct {
 	// ThreadID The unique identifier for a thread in Microsoft Teams.
 	ThreadID *string `json:"threadId"`
 }
+
+// ChatInfoInput microsoft.graph.chatInfo, as sent to createOrGet.
+type ChatInfoInput struct {
+	// OdataType Optional OData type annotation; ignored.
+	OdataType *ChatInfoInputOdataType `json:"@odata.type,omitempty"`
+
+	// MessageID The unique identifier of a message in a Microsoft Teams channel.
+	MessageID *string `json:"messageId,omitempty"`
+
+	// ReplyChainMessageID The ID of the reply message.
+	ReplyChainMessageID *string `json:"replyChainMessageId,omitempty"`
+
+	// ThreadID The unique identifier for a thread in Microsoft Teams.
+	ThreadID *string `json:"threadId,omitempty"`
+}
+
+// ChatInfoInputOdataType Optional OData type annotation; ignored.
+type ChatInfoInputOdataType string
 
 // ChatRestrictions microsoft.graph.chatRestrictions
 type ChatRestrictions struct {
@@ -782,6 +1037,9 @@ type JoinMeetingIDSettingsInputOdataType string
 // LobbyBypassScope microsoft.graph.lobbyBypassScope (evolvable; members after unknownFutureValue need Prefer include-unknown-enum-members).
 type LobbyBypassScope string
 
+// LobbyBypassScopeInput microsoft.graph.lobbyBypassScope, as sent by a client (unknownFutureValue is not a value a client may send).
+type LobbyBypassScopeInput string
+
 // LobbyBypassSettings microsoft.graph.lobbyBypassSettings
 type LobbyBypassSettings struct {
 	// IsDialInBypassEnabled Specifies whether or not to always let dial-in callers bypass the lobby.
@@ -800,7 +1058,7 @@ type LobbyBypassSettingsInput struct {
 	IsDialInBypassEnabled *bool `json:"isDialInBypassEnabled,omitempty"`
 
 	// Scope Who is admitted automatically. Default organization.
-	Scope *LobbyBypassScope `json:"scope,omitempty"`
+	Scope *LobbyBypassScopeInput `json:"scope,omitempty"`
 }
 
 // LobbyBypassSettingsInputOdataType Optional OData type annotation; ignored.
@@ -836,11 +1094,20 @@ type MeetingAttendanceReport struct {
 // MeetingChatHistoryDefaultMode microsoft.graph.meetingChatHistoryDefaultMode
 type MeetingChatHistoryDefaultMode string
 
+// MeetingChatHistoryDefaultModeInput microsoft.graph.meetingChatHistoryDefaultMode, as sent by a client (unknownFutureValue is not a value a client may send).
+type MeetingChatHistoryDefaultModeInput string
+
 // MeetingChatMode microsoft.graph.meetingChatMode
 type MeetingChatMode string
 
+// MeetingChatModeInput microsoft.graph.meetingChatMode, as sent by a client (unknownFutureValue is not a value a client may send).
+type MeetingChatModeInput string
+
 // MeetingLiveShareOptions microsoft.graph.meetingLiveShareOptions
 type MeetingLiveShareOptions string
+
+// MeetingLiveShareOptionsInput microsoft.graph.meetingLiveShareOptions, as sent by a client (unknownFutureValue is not a value a client may send).
+type MeetingLiveShareOptionsInput string
 
 // MeetingParticipantInfo microsoft.graph.meetingParticipantInfo
 type MeetingParticipantInfo struct {
@@ -863,7 +1130,7 @@ type MeetingParticipantInfoInput struct {
 	Identity *IdentitySetInput `json:"identity,omitempty"`
 
 	// Role The participant's role in the meeting. Default attendee.
-	Role *OnlineMeetingRole `json:"role,omitempty"`
+	Role *OnlineMeetingRoleInput `json:"role,omitempty"`
 
 	// Upn User principal name of the participant.
 	Upn *string `json:"upn,omitempty"`
@@ -1052,6 +1319,16 @@ type OnlineMeeting struct {
 	WatermarkProtection *WatermarkProtectionValues `json:"watermarkProtection"`
 }
 
+// OnlineMeetingCollectionResponse A collection of onlineMeetings, as OData returns it.
+type OnlineMeetingCollectionResponse struct {
+	// OdataContext The OData context URL of the response.
+	OdataContext *string `json:"@odata.context,omitempty"`
+
+	// OdataNextLink The URL of the next page; absent on the last page.
+	OdataNextLink *string         `json:"@odata.nextLink,omitempty"`
+	Value         []OnlineMeeting `json:"value"`
+}
+
 // OnlineMeetingCreate The properties of microsoft.graph.onlineMeeting a client may set on create.
 // id, creationDateTime, joinWebUrl, joinInformation, audioConferencing, chatInfo,
 // videoTeleconferenceId, externalId, expiryDateTime, meetingOptionsWebUrl and the
@@ -1073,10 +1350,10 @@ type OnlineMeetingCreate struct {
 	AllowCopyingAndSharingMeetingContent *bool `json:"allowCopyingAndSharingMeetingContent,omitempty"`
 
 	// AllowLiveShare Indicates whether live share is enabled for the meeting.
-	AllowLiveShare *MeetingLiveShareOptions `json:"allowLiveShare,omitempty"`
+	AllowLiveShare *MeetingLiveShareOptionsInput `json:"allowLiveShare,omitempty"`
 
 	// AllowMeetingChat Specifies the mode of the meeting chat. Default enabled.
-	AllowMeetingChat *MeetingChatMode `json:"allowMeetingChat,omitempty"`
+	AllowMeetingChat *MeetingChatModeInput `json:"allowMeetingChat,omitempty"`
 
 	// AllowParticipantsToChangeName Specifies if participants are allowed to rename themselves.
 	AllowParticipantsToChangeName *bool `json:"allowParticipantsToChangeName,omitempty"`
@@ -1097,10 +1374,10 @@ type OnlineMeetingCreate struct {
 	AllowWhiteboard *bool `json:"allowWhiteboard,omitempty"`
 
 	// AllowedLobbyAdmitters Specifies the users who can admit from the lobby.
-	AllowedLobbyAdmitters *AllowedLobbyAdmitterRoles `json:"allowedLobbyAdmitters,omitempty"`
+	AllowedLobbyAdmitters *AllowedLobbyAdmitterRolesInput `json:"allowedLobbyAdmitters,omitempty"`
 
 	// AllowedPresenters Specifies who can be a presenter in a meeting. Default everyone.
-	AllowedPresenters *OnlineMeetingPresenters `json:"allowedPresenters,omitempty"`
+	AllowedPresenters *OnlineMeetingPresentersInput `json:"allowedPresenters,omitempty"`
 
 	// BroadcastSettings Settings related to a live event (deprecated).
 	BroadcastSettings *BroadcastMeetingSettingsInput `json:"broadcastSettings,omitempty"`
@@ -1136,7 +1413,7 @@ type OnlineMeetingCreate struct {
 	MeetingTemplateID *string `json:"meetingTemplateId,omitempty"`
 
 	// MeetingType The type of the meeting.
-	MeetingType *OnlineMeetingType `json:"meetingType,omitempty"`
+	MeetingType *OnlineMeetingTypeInput `json:"meetingType,omitempty"`
 
 	// Participants The attendees; the organizer is the caller and may only be sent as the caller.
 	Participants *MeetingParticipantsInput `json:"participants,omitempty"`
@@ -1148,7 +1425,7 @@ type OnlineMeetingCreate struct {
 	SensitivityLabelAssignment *OnlineMeetingSensitivityLabelAssignmentInput `json:"sensitivityLabelAssignment,omitempty"`
 
 	// ShareMeetingChatHistoryDefault Specifies whether meeting chat history is shared with participants.
-	ShareMeetingChatHistoryDefault *MeetingChatHistoryDefaultMode `json:"shareMeetingChatHistoryDefault,omitempty"`
+	ShareMeetingChatHistoryDefault *MeetingChatHistoryDefaultModeInput `json:"shareMeetingChatHistoryDefault,omitempty"`
 
 	// StartDateTime The meeting start time, with a UTC offset. Default now.
 	StartDateTime *graphtime.Time `json:"startDateTime,omitempty"`
@@ -1163,11 +1440,40 @@ type OnlineMeetingCreate struct {
 // OnlineMeetingCreateOdataType Optional OData type annotation, as Graph SDKs send it; ignored.
 type OnlineMeetingCreateOdataType string
 
+// OnlineMeetingCreateOrGet The parameters of the createOrGet action bound to microsoft.graph.onlineMeeting collections.
+// Nothing else may be sent (no lobby or passcode settings); they apply only when the meeting
+// is created.
+type OnlineMeetingCreateOrGet struct {
+	// ChatInfo Kept as given on the new meeting; the id and joinWebUrl are still generated.
+	ChatInfo *ChatInfoInput `json:"chatInfo,omitempty"`
+
+	// EndDateTime The meeting end time; needs startDateTime and must not be before it. Default startDateTime + 1 h.
+	EndDateTime *graphtime.Time `json:"endDateTime,omitempty"`
+
+	// ExternalID The caller's key for the meeting; unique per tenant and user.
+	ExternalID string `json:"externalId"`
+
+	// Participants The attendees; the organizer is the caller and may only be sent as the caller.
+	Participants *MeetingParticipantsInput `json:"participants,omitempty"`
+
+	// StartDateTime The meeting start time, with a UTC offset. Default now.
+	StartDateTime *graphtime.Time `json:"startDateTime,omitempty"`
+
+	// Subject The subject of the online meeting.
+	Subject *string `json:"subject,omitempty"`
+}
+
 // OnlineMeetingPresenters microsoft.graph.onlineMeetingPresenters
 type OnlineMeetingPresenters string
 
+// OnlineMeetingPresentersInput microsoft.graph.onlineMeetingPresenters, as sent by a client (unknownFutureValue is not a value a client may send).
+type OnlineMeetingPresentersInput string
+
 // OnlineMeetingRole microsoft.graph.onlineMeetingRole (evolvable; members after unknownFutureValue need Prefer include-unknown-enum-members).
 type OnlineMeetingRole string
+
+// OnlineMeetingRoleInput microsoft.graph.onlineMeetingRole, as sent by a client (unknownFutureValue is not a value a client may send).
+type OnlineMeetingRoleInput string
 
 // OnlineMeetingSensitivityLabelAssignment microsoft.graph.onlineMeetingSensitivityLabelAssignment
 type OnlineMeetingSensitivityLabelAssignment struct {
@@ -1189,6 +1495,88 @@ type OnlineMeetingSensitivityLabelAssignmentInputOdataType string
 
 // OnlineMeetingType microsoft.graph.onlineMeetingType
 type OnlineMeetingType string
+
+// OnlineMeetingTypeInput microsoft.graph.onlineMeetingType, as sent by a client (unknownFutureValue is not a value a client may send).
+type OnlineMeetingTypeInput string
+
+// OnlineMeetingUpdate The properties of microsoft.graph.onlineMeeting that PATCH may change (Graph's list of
+// updatable properties). Any other property of the meeting → 400 InvalidArgument
+// "One or more properties do not support updating. …"; meetingType → "Updating meeting type
+// is not supported."; startDateTime and endDateTime only together; participants.attendees
+// replaces the whole list and participants.organizer may only repeat the current organizer.
+type OnlineMeetingUpdate struct {
+	// OdataType Optional OData type annotation, as Graph SDKs send it; ignored.
+	OdataType *OnlineMeetingUpdateOdataType `json:"@odata.type,omitempty"`
+
+	// AllowAttendeeToEnableCamera Indicates whether attendees can turn on their camera.
+	AllowAttendeeToEnableCamera *bool `json:"allowAttendeeToEnableCamera,omitempty"`
+
+	// AllowAttendeeToEnableMic Indicates whether attendees can turn on their microphone.
+	AllowAttendeeToEnableMic *bool `json:"allowAttendeeToEnableMic,omitempty"`
+
+	// AllowBreakoutRooms Indicates whether breakout rooms are enabled for the meeting.
+	AllowBreakoutRooms *bool `json:"allowBreakoutRooms,omitempty"`
+
+	// AllowCopyingAndSharingMeetingContent Indicates whether attendees can copy and share meeting content.
+	AllowCopyingAndSharingMeetingContent *bool `json:"allowCopyingAndSharingMeetingContent,omitempty"`
+
+	// AllowLiveShare Indicates whether live share is enabled for the meeting.
+	AllowLiveShare *MeetingLiveShareOptionsInput `json:"allowLiveShare,omitempty"`
+
+	// AllowMeetingChat Specifies the mode of the meeting chat. Default enabled.
+	AllowMeetingChat *MeetingChatModeInput `json:"allowMeetingChat,omitempty"`
+
+	// AllowPowerPointSharing Indicates whether PowerPoint live is enabled for the meeting.
+	AllowPowerPointSharing *bool `json:"allowPowerPointSharing,omitempty"`
+
+	// AllowRecording Indicates whether recording is enabled for the meeting.
+	AllowRecording *bool `json:"allowRecording,omitempty"`
+
+	// AllowTeamworkReactions Indicates if Teams reactions are enabled for the meeting. Default true.
+	AllowTeamworkReactions *bool `json:"allowTeamworkReactions,omitempty"`
+
+	// AllowTranscription Indicates whether transcription is enabled for the meeting.
+	AllowTranscription *bool `json:"allowTranscription,omitempty"`
+
+	// AllowWhiteboard Indicates whether whiteboard is enabled for the meeting.
+	AllowWhiteboard *bool `json:"allowWhiteboard,omitempty"`
+
+	// AllowedLobbyAdmitters Specifies the users who can admit from the lobby.
+	AllowedLobbyAdmitters *AllowedLobbyAdmitterRolesInput `json:"allowedLobbyAdmitters,omitempty"`
+
+	// AllowedPresenters Specifies who can be a presenter in a meeting. Default everyone.
+	AllowedPresenters *OnlineMeetingPresentersInput `json:"allowedPresenters,omitempty"`
+
+	// BroadcastSettings Settings related to a live event (deprecated).
+	BroadcastSettings *BroadcastMeetingSettingsInput `json:"broadcastSettings,omitempty"`
+
+	// EndDateTime The new end time; only together with startDateTime, and not before it.
+	EndDateTime *graphtime.Time `json:"endDateTime,omitempty"`
+
+	// IsEntryExitAnnounced Indicates whether to announce when callers join or leave. Default true.
+	IsEntryExitAnnounced *bool `json:"isEntryExitAnnounced,omitempty"`
+
+	// LobbyBypassSettings Specifies which participants can bypass the meeting lobby.
+	LobbyBypassSettings *LobbyBypassSettingsInput `json:"lobbyBypassSettings,omitempty"`
+
+	// Participants The attendees; the organizer is the caller and may only be sent as the caller.
+	Participants *MeetingParticipantsInput `json:"participants,omitempty"`
+
+	// RecordAutomatically Indicates whether to record the meeting automatically.
+	RecordAutomatically *bool `json:"recordAutomatically,omitempty"`
+
+	// StartDateTime The new start time, with a UTC offset; only together with endDateTime.
+	StartDateTime *graphtime.Time `json:"startDateTime,omitempty"`
+
+	// Subject The subject of the online meeting.
+	Subject *string `json:"subject,omitempty"`
+
+	// WatermarkProtection Specifies whether the client application should apply a watermark to a content type.
+	WatermarkProtection *WatermarkProtectionValuesInput `json:"watermarkProtection,omitempty"`
+}
+
+// OnlineMeetingUpdateOdataType Optional OData type annotation, as Graph SDKs send it; ignored.
+type OnlineMeetingUpdateOdataType string
 
 // WatermarkProtectionValues microsoft.graph.watermarkProtectionValues
 type WatermarkProtectionValues struct {
@@ -1217,24 +1605,259 @@ type WatermarkProtectionValuesInputOdataType string
 // ClientRequestID defines model for clientRequestId.
 type ClientRequestID = string
 
+// Filter defines model for filter.
+type Filter = string
+
+// MeetingID defines model for meetingId.
+type MeetingID = string
+
+// Prefer defines model for prefer.
+type Prefer = string
+
+// Select defines model for select.
+type Select = string
+
+// Skiptoken defines model for skiptoken.
+type Skiptoken = string
+
+// Top defines model for top.
+type Top = int32
+
+// UserID defines model for userId.
+type UserID = string
+
 // Error The Microsoft Graph error envelope.
 type Error = OdataError
+
+// OnlineMeetingCollection A collection of onlineMeetings, as OData returns it.
+type OnlineMeetingCollection = OnlineMeetingCollectionResponse
+
+// OnlineMeetingCreated microsoft.graph.onlineMeeting: an online meeting (derived from onlineMeetingBase : entity).
+// Every structural property is nullable except id.
+type OnlineMeetingCreated = OnlineMeeting
+
+// ListOnlineMeetingsParams defines parameters for ListOnlineMeetings.
+type ListOnlineMeetingsParams struct {
+	// Filter `JoinWebUrl eq '{joinWebUrl}'` or `joinMeetingIdSettings/joinMeetingId eq '{id}'`
+	// (the literal in single quotes, a quote inside it doubled, the whole value URL-encoded).
+	Filter *Filter `form:"$filter,omitempty" json:"$filter,omitempty"`
+
+	// Top Page size of the unfiltered list, 1 to 999 (default 100).
+	Top *Top `form:"$top,omitempty" json:"$top,omitempty"`
+
+	// Skiptoken Opaque paging token; use the @odata.nextLink of the previous page as it is.
+	Skiptoken *Skiptoken `form:"$skiptoken,omitempty" json:"$skiptoken,omitempty"`
+
+	// Select Comma-separated property names to return (id is always returned).
+	Select *Select `form:"$select,omitempty" json:"$select,omitempty"`
+
+	// ClientRequestID A client-generated id (a GUID is recommended) echoed in the response and in error
+	// JSON, to correlate requests. Echoed when it has at most 128 characters of [A-Za-z0-9-].
+	ClientRequestID *ClientRequestID `json:"client-request-id,omitempty"`
+
+	// Prefer `include-unknown-enum-members` returns evolvable enum members added after
+	// `unknownFutureValue` (e.g. role `coorganizer`, lobby scope `invited`) as they are;
+	// without it they read as `unknownFutureValue`, as Graph does.
+	Prefer *Prefer `json:"Prefer,omitempty"`
+}
 
 // CreateOnlineMeetingParams defines parameters for CreateOnlineMeeting.
 type CreateOnlineMeetingParams struct {
 	// ClientRequestID A client-generated id (a GUID is recommended) echoed in the response and in error
 	// JSON, to correlate requests. Echoed when it has at most 128 characters of [A-Za-z0-9-].
 	ClientRequestID *ClientRequestID `json:"client-request-id,omitempty"`
+
+	// Prefer `include-unknown-enum-members` returns evolvable enum members added after
+	// `unknownFutureValue` (e.g. role `coorganizer`, lobby scope `invited`) as they are;
+	// without it they read as `unknownFutureValue`, as Graph does.
+	Prefer *Prefer `json:"Prefer,omitempty"`
+}
+
+// CreateOrGetOnlineMeetingParams defines parameters for CreateOrGetOnlineMeeting.
+type CreateOrGetOnlineMeetingParams struct {
+	// ClientRequestID A client-generated id (a GUID is recommended) echoed in the response and in error
+	// JSON, to correlate requests. Echoed when it has at most 128 characters of [A-Za-z0-9-].
+	ClientRequestID *ClientRequestID `json:"client-request-id,omitempty"`
+
+	// Prefer `include-unknown-enum-members` returns evolvable enum members added after
+	// `unknownFutureValue` (e.g. role `coorganizer`, lobby scope `invited`) as they are;
+	// without it they read as `unknownFutureValue`, as Graph does.
+	Prefer *Prefer `json:"Prefer,omitempty"`
+}
+
+// DeleteOnlineMeetingParams defines parameters for DeleteOnlineMeeting.
+type DeleteOnlineMeetingParams struct {
+	// ClientRequestID A client-generated id (a GUID is recommended) echoed in the response and in error
+	// JSON, to correlate requests. Echoed when it has at most 128 characters of [A-Za-z0-9-].
+	ClientRequestID *ClientRequestID `json:"client-request-id,omitempty"`
+}
+
+// GetOnlineMeetingParams defines parameters for GetOnlineMeeting.
+type GetOnlineMeetingParams struct {
+	// Select Comma-separated property names to return (id is always returned).
+	Select *Select `form:"$select,omitempty" json:"$select,omitempty"`
+
+	// ClientRequestID A client-generated id (a GUID is recommended) echoed in the response and in error
+	// JSON, to correlate requests. Echoed when it has at most 128 characters of [A-Za-z0-9-].
+	ClientRequestID *ClientRequestID `json:"client-request-id,omitempty"`
+
+	// Prefer `include-unknown-enum-members` returns evolvable enum members added after
+	// `unknownFutureValue` (e.g. role `coorganizer`, lobby scope `invited`) as they are;
+	// without it they read as `unknownFutureValue`, as Graph does.
+	Prefer *Prefer `json:"Prefer,omitempty"`
+}
+
+// UpdateOnlineMeetingParams defines parameters for UpdateOnlineMeeting.
+type UpdateOnlineMeetingParams struct {
+	// ClientRequestID A client-generated id (a GUID is recommended) echoed in the response and in error
+	// JSON, to correlate requests. Echoed when it has at most 128 characters of [A-Za-z0-9-].
+	ClientRequestID *ClientRequestID `json:"client-request-id,omitempty"`
+
+	// Prefer `include-unknown-enum-members` returns evolvable enum members added after
+	// `unknownFutureValue` (e.g. role `coorganizer`, lobby scope `invited`) as they are;
+	// without it they read as `unknownFutureValue`, as Graph does.
+	Prefer *Prefer `json:"Prefer,omitempty"`
+}
+
+// ListUserOnlineMeetingsParams defines parameters for ListUserOnlineMeetings.
+type ListUserOnlineMeetingsParams struct {
+	// Filter `JoinWebUrl eq '{joinWebUrl}'` or `joinMeetingIdSettings/joinMeetingId eq '{id}'`
+	// (the literal in single quotes, a quote inside it doubled, the whole value URL-encoded).
+	Filter *Filter `form:"$filter,omitempty" json:"$filter,omitempty"`
+
+	// Top Page size of the unfiltered list, 1 to 999 (default 100).
+	Top *Top `form:"$top,omitempty" json:"$top,omitempty"`
+
+	// Skiptoken Opaque paging token; use the @odata.nextLink of the previous page as it is.
+	Skiptoken *Skiptoken `form:"$skiptoken,omitempty" json:"$skiptoken,omitempty"`
+
+	// Select Comma-separated property names to return (id is always returned).
+	Select *Select `form:"$select,omitempty" json:"$select,omitempty"`
+
+	// ClientRequestID A client-generated id (a GUID is recommended) echoed in the response and in error
+	// JSON, to correlate requests. Echoed when it has at most 128 characters of [A-Za-z0-9-].
+	ClientRequestID *ClientRequestID `json:"client-request-id,omitempty"`
+
+	// Prefer `include-unknown-enum-members` returns evolvable enum members added after
+	// `unknownFutureValue` (e.g. role `coorganizer`, lobby scope `invited`) as they are;
+	// without it they read as `unknownFutureValue`, as Graph does.
+	Prefer *Prefer `json:"Prefer,omitempty"`
+}
+
+// CreateUserOnlineMeetingParams defines parameters for CreateUserOnlineMeeting.
+type CreateUserOnlineMeetingParams struct {
+	// ClientRequestID A client-generated id (a GUID is recommended) echoed in the response and in error
+	// JSON, to correlate requests. Echoed when it has at most 128 characters of [A-Za-z0-9-].
+	ClientRequestID *ClientRequestID `json:"client-request-id,omitempty"`
+
+	// Prefer `include-unknown-enum-members` returns evolvable enum members added after
+	// `unknownFutureValue` (e.g. role `coorganizer`, lobby scope `invited`) as they are;
+	// without it they read as `unknownFutureValue`, as Graph does.
+	Prefer *Prefer `json:"Prefer,omitempty"`
+}
+
+// CreateOrGetUserOnlineMeetingParams defines parameters for CreateOrGetUserOnlineMeeting.
+type CreateOrGetUserOnlineMeetingParams struct {
+	// ClientRequestID A client-generated id (a GUID is recommended) echoed in the response and in error
+	// JSON, to correlate requests. Echoed when it has at most 128 characters of [A-Za-z0-9-].
+	ClientRequestID *ClientRequestID `json:"client-request-id,omitempty"`
+
+	// Prefer `include-unknown-enum-members` returns evolvable enum members added after
+	// `unknownFutureValue` (e.g. role `coorganizer`, lobby scope `invited`) as they are;
+	// without it they read as `unknownFutureValue`, as Graph does.
+	Prefer *Prefer `json:"Prefer,omitempty"`
+}
+
+// DeleteUserOnlineMeetingParams defines parameters for DeleteUserOnlineMeeting.
+type DeleteUserOnlineMeetingParams struct {
+	// ClientRequestID A client-generated id (a GUID is recommended) echoed in the response and in error
+	// JSON, to correlate requests. Echoed when it has at most 128 characters of [A-Za-z0-9-].
+	ClientRequestID *ClientRequestID `json:"client-request-id,omitempty"`
+}
+
+// GetUserOnlineMeetingParams defines parameters for GetUserOnlineMeeting.
+type GetUserOnlineMeetingParams struct {
+	// Select Comma-separated property names to return (id is always returned).
+	Select *Select `form:"$select,omitempty" json:"$select,omitempty"`
+
+	// ClientRequestID A client-generated id (a GUID is recommended) echoed in the response and in error
+	// JSON, to correlate requests. Echoed when it has at most 128 characters of [A-Za-z0-9-].
+	ClientRequestID *ClientRequestID `json:"client-request-id,omitempty"`
+
+	// Prefer `include-unknown-enum-members` returns evolvable enum members added after
+	// `unknownFutureValue` (e.g. role `coorganizer`, lobby scope `invited`) as they are;
+	// without it they read as `unknownFutureValue`, as Graph does.
+	Prefer *Prefer `json:"Prefer,omitempty"`
+}
+
+// UpdateUserOnlineMeetingParams defines parameters for UpdateUserOnlineMeeting.
+type UpdateUserOnlineMeetingParams struct {
+	// ClientRequestID A client-generated id (a GUID is recommended) echoed in the response and in error
+	// JSON, to correlate requests. Echoed when it has at most 128 characters of [A-Za-z0-9-].
+	ClientRequestID *ClientRequestID `json:"client-request-id,omitempty"`
+
+	// Prefer `include-unknown-enum-members` returns evolvable enum members added after
+	// `unknownFutureValue` (e.g. role `coorganizer`, lobby scope `invited`) as they are;
+	// without it they read as `unknownFutureValue`, as Graph does.
+	Prefer *Prefer `json:"Prefer,omitempty"`
 }
 
 // CreateOnlineMeetingJSONRequestBody defines body for CreateOnlineMeeting for application/json ContentType.
 type CreateOnlineMeetingJSONRequestBody = OnlineMeetingCreate
 
+// CreateOrGetOnlineMeetingJSONRequestBody defines body for CreateOrGetOnlineMeeting for application/json ContentType.
+type CreateOrGetOnlineMeetingJSONRequestBody = OnlineMeetingCreateOrGet
+
+// UpdateOnlineMeetingJSONRequestBody defines body for UpdateOnlineMeeting for application/json ContentType.
+type UpdateOnlineMeetingJSONRequestBody = OnlineMeetingUpdate
+
+// CreateUserOnlineMeetingJSONRequestBody defines body for CreateUserOnlineMeeting for application/json ContentType.
+type CreateUserOnlineMeetingJSONRequestBody = OnlineMeetingCreate
+
+// CreateOrGetUserOnlineMeetingJSONRequestBody defines body for CreateOrGetUserOnlineMeeting for application/json ContentType.
+type CreateOrGetUserOnlineMeetingJSONRequestBody = OnlineMeetingCreateOrGet
+
+// UpdateUserOnlineMeetingJSONRequestBody defines body for UpdateUserOnlineMeeting for application/json ContentType.
+type UpdateUserOnlineMeetingJSONRequestBody = OnlineMeetingUpdate
+
 // ServerInterface represents all server handlers.
 type ServerInterface interface {
+	// ListOnlineMeetings List or filter onlineMeetings
+	// (GET /me/onlineMeetings)
+	ListOnlineMeetings(ctx *echo.Context, params ListOnlineMeetingsParams) error
 	// CreateOnlineMeeting Create onlineMeeting
 	// (POST /me/onlineMeetings)
-	CreateOnlineMeeting(ctx echo.Context, params CreateOnlineMeetingParams) error
+	CreateOnlineMeeting(ctx *echo.Context, params CreateOnlineMeetingParams) error
+	// CreateOrGetOnlineMeeting Create or get onlineMeeting by externalId
+	// (POST /me/onlineMeetings/createOrGet)
+	CreateOrGetOnlineMeeting(ctx *echo.Context, params CreateOrGetOnlineMeetingParams) error
+	// DeleteOnlineMeeting Delete onlineMeeting
+	// (DELETE /me/onlineMeetings/{meetingId})
+	DeleteOnlineMeeting(ctx *echo.Context, meetingID MeetingID, params DeleteOnlineMeetingParams) error
+	// GetOnlineMeeting Get onlineMeeting
+	// (GET /me/onlineMeetings/{meetingId})
+	GetOnlineMeeting(ctx *echo.Context, meetingID MeetingID, params GetOnlineMeetingParams) error
+	// UpdateOnlineMeeting Update onlineMeeting
+	// (PATCH /me/onlineMeetings/{meetingId})
+	UpdateOnlineMeeting(ctx *echo.Context, meetingID MeetingID, params UpdateOnlineMeetingParams) error
+	// ListUserOnlineMeetings List or filter a user's onlineMeetings
+	// (GET /users/{userId}/onlineMeetings)
+	ListUserOnlineMeetings(ctx *echo.Context, userID UserID, params ListUserOnlineMeetingsParams) error
+	// CreateUserOnlineMeeting Create onlineMeeting for a user
+	// (POST /users/{userId}/onlineMeetings)
+	CreateUserOnlineMeeting(ctx *echo.Context, userID UserID, params CreateUserOnlineMeetingParams) error
+	// CreateOrGetUserOnlineMeeting Create or get a user's onlineMeeting by externalId
+	// (POST /users/{userId}/onlineMeetings/createOrGet)
+	CreateOrGetUserOnlineMeeting(ctx *echo.Context, userID UserID, params CreateOrGetUserOnlineMeetingParams) error
+	// DeleteUserOnlineMeeting Delete a user's onlineMeeting
+	// (DELETE /users/{userId}/onlineMeetings/{meetingId})
+	DeleteUserOnlineMeeting(ctx *echo.Context, userID UserID, meetingID MeetingID, params DeleteUserOnlineMeetingParams) error
+	// GetUserOnlineMeeting Get a user's onlineMeeting
+	// (GET /users/{userId}/onlineMeetings/{meetingId})
+	GetUserOnlineMeeting(ctx *echo.Context, userID UserID, meetingID MeetingID, params GetUserOnlineMeetingParams) error
+	// UpdateUserOnlineMeeting Update a user's onlineMeeting
+	// (PATCH /users/{userId}/onlineMeetings/{meetingId})
+	UpdateUserOnlineMeeting(ctx *echo.Context, userID UserID, meetingID MeetingID, params UpdateUserOnlineMeetingParams) error
 }
 
 // ServerInterfaceWrapper converts echo contexts to parameters.
@@ -1242,8 +1865,79 @@ type ServerInterfaceWrapper struct {
 	Handler ServerInterface
 }
 
+// ListOnlineMeetings converts echo context to params.
+func (w *ServerInterfaceWrapper) ListOnlineMeetings(ctx *echo.Context) error {
+	var err error
+
+	// Parameter object where we will unmarshal all parameters from the context
+	var params ListOnlineMeetingsParams
+	// ------------- Optional query parameter "$filter" -------------
+
+	err = runtime.BindQueryParameterWithOptions("form", true, false, "$filter", ctx.QueryParams(), &params.Filter, runtime.BindQueryParameterOptions{Type: "string", Format: ""})
+	if err != nil {
+		return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter $filter: %s", err))
+	}
+
+	// ------------- Optional query parameter "$top" -------------
+
+	err = runtime.BindQueryParameterWithOptions("form", true, false, "$top", ctx.QueryParams(), &params.Top, runtime.BindQueryParameterOptions{Type: "integer", Format: "int32"})
+	if err != nil {
+		return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter $top: %s", err))
+	}
+
+	// ------------- Optional query parameter "$skiptoken" -------------
+
+	err = runtime.BindQueryParameterWithOptions("form", true, false, "$skiptoken", ctx.QueryParams(), &params.Skiptoken, runtime.BindQueryParameterOptions{Type: "string", Format: ""})
+	if err != nil {
+		return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter $skiptoken: %s", err))
+	}
+
+	// ------------- Optional query parameter "$select" -------------
+
+	err = runtime.BindQueryParameterWithOptions("form", true, false, "$select", ctx.QueryParams(), &params.Select, runtime.BindQueryParameterOptions{Type: "string", Format: ""})
+	if err != nil {
+		return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter $select: %s", err))
+	}
+
+	headers := ctx.Request().Header
+	// ------------- Optional header parameter "client-request-id" -------------
+	if valueList, found := headers[http.CanonicalHeaderKey("client-request-id")]; found {
+		var ClientRequestID ClientRequestID
+		n := len(valueList)
+		if n != 1 {
+			return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Expected one value for client-request-id, got %d", n))
+		}
+
+		err = runtime.BindStyledParameterWithOptions("simple", "client-request-id", valueList[0], &ClientRequestID, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""})
+		if err != nil {
+			return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter client-request-id: %s", err))
+		}
+
+		params.ClientRequestID = &ClientRequestID
+	}
+	// ------------- Optional header parameter "Prefer" -------------
+	if valueList, found := headers[http.CanonicalHeaderKey("Prefer")]; found {
+		var Prefer Prefer
+		n := len(valueList)
+		if n != 1 {
+			return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Expected one value for Prefer, got %d", n))
+		}
+
+		err = runtime.BindStyledParameterWithOptions("simple", "Prefer", valueList[0], &Prefer, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""})
+		if err != nil {
+			return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter Prefer: %s", err))
+		}
+
+		params.Prefer = &Prefer
+	}
+
+	// Invoke the callback with all the unmarshaled arguments
+	err = w.Handler.ListOnlineMeetings(ctx, params)
+	return err
+}
+
 // CreateOnlineMeeting converts echo context to params.
-func (w *ServerInterfaceWrapper) CreateOnlineMeeting(ctx echo.Context) error {
+func (w *ServerInterfaceWrapper) CreateOnlineMeeting(ctx *echo.Context) error {
 	var err error
 
 	// Parameter object where we will unmarshal all parameters from the context
@@ -1265,9 +1959,560 @@ func (w *ServerInterfaceWrapper) CreateOnlineMeeting(ctx echo.Context) error {
 
 		params.ClientRequestID = &ClientRequestID
 	}
+	// ------------- Optional header parameter "Prefer" -------------
+	if valueList, found := headers[http.CanonicalHeaderKey("Prefer")]; found {
+		var Prefer Prefer
+		n := len(valueList)
+		if n != 1 {
+			return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Expected one value for Prefer, got %d", n))
+		}
+
+		err = runtime.BindStyledParameterWithOptions("simple", "Prefer", valueList[0], &Prefer, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""})
+		if err != nil {
+			return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter Prefer: %s", err))
+		}
+
+		params.Prefer = &Prefer
+	}
 
 	// Invoke the callback with all the unmarshaled arguments
 	err = w.Handler.CreateOnlineMeeting(ctx, params)
+	return err
+}
+
+// CreateOrGetOnlineMeeting converts echo context to params.
+func (w *ServerInterfaceWrapper) CreateOrGetOnlineMeeting(ctx *echo.Context) error {
+	var err error
+
+	// Parameter object where we will unmarshal all parameters from the context
+	var params CreateOrGetOnlineMeetingParams
+
+	headers := ctx.Request().Header
+	// ------------- Optional header parameter "client-request-id" -------------
+	if valueList, found := headers[http.CanonicalHeaderKey("client-request-id")]; found {
+		var ClientRequestID ClientRequestID
+		n := len(valueList)
+		if n != 1 {
+			return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Expected one value for client-request-id, got %d", n))
+		}
+
+		err = runtime.BindStyledParameterWithOptions("simple", "client-request-id", valueList[0], &ClientRequestID, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""})
+		if err != nil {
+			return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter client-request-id: %s", err))
+		}
+
+		params.ClientRequestID = &ClientRequestID
+	}
+	// ------------- Optional header parameter "Prefer" -------------
+	if valueList, found := headers[http.CanonicalHeaderKey("Prefer")]; found {
+		var Prefer Prefer
+		n := len(valueList)
+		if n != 1 {
+			return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Expected one value for Prefer, got %d", n))
+		}
+
+		err = runtime.BindStyledParameterWithOptions("simple", "Prefer", valueList[0], &Prefer, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""})
+		if err != nil {
+			return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter Prefer: %s", err))
+		}
+
+		params.Prefer = &Prefer
+	}
+
+	// Invoke the callback with all the unmarshaled arguments
+	err = w.Handler.CreateOrGetOnlineMeeting(ctx, params)
+	return err
+}
+
+// DeleteOnlineMeeting converts echo context to params.
+func (w *ServerInterfaceWrapper) DeleteOnlineMeeting(ctx *echo.Context) error {
+	var err error
+	// ------------- Path parameter "meetingId" -------------
+	var meetingID MeetingID
+
+	err = runtime.BindStyledParameterWithOptions("simple", "meetingId", ctx.Param("meetingId"), &meetingID, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationPath, Explode: false, Required: true, Type: "string", Format: "", ValueIsUnescaped: ctx.Request().URL.RawPath == ""})
+	if err != nil {
+		return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter meetingId: %s", err))
+	}
+
+	// Parameter object where we will unmarshal all parameters from the context
+	var params DeleteOnlineMeetingParams
+
+	headers := ctx.Request().Header
+	// ------------- Optional header parameter "client-request-id" -------------
+	if valueList, found := headers[http.CanonicalHeaderKey("client-request-id")]; found {
+		var ClientRequestID ClientRequestID
+		n := len(valueList)
+		if n != 1 {
+			return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Expected one value for client-request-id, got %d", n))
+		}
+
+		err = runtime.BindStyledParameterWithOptions("simple", "client-request-id", valueList[0], &ClientRequestID, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""})
+		if err != nil {
+			return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter client-request-id: %s", err))
+		}
+
+		params.ClientRequestID = &ClientRequestID
+	}
+
+	// Invoke the callback with all the unmarshaled arguments
+	err = w.Handler.DeleteOnlineMeeting(ctx, meetingID, params)
+	return err
+}
+
+// GetOnlineMeeting converts echo context to params.
+func (w *ServerInterfaceWrapper) GetOnlineMeeting(ctx *echo.Context) error {
+	var err error
+	// ------------- Path parameter "meetingId" -------------
+	var meetingID MeetingID
+
+	err = runtime.BindStyledParameterWithOptions("simple", "meetingId", ctx.Param("meetingId"), &meetingID, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationPath, Explode: false, Required: true, Type: "string", Format: "", ValueIsUnescaped: ctx.Request().URL.RawPath == ""})
+	if err != nil {
+		return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter meetingId: %s", err))
+	}
+
+	// Parameter object where we will unmarshal all parameters from the context
+	var params GetOnlineMeetingParams
+	// ------------- Optional query parameter "$select" -------------
+
+	err = runtime.BindQueryParameterWithOptions("form", true, false, "$select", ctx.QueryParams(), &params.Select, runtime.BindQueryParameterOptions{Type: "string", Format: ""})
+	if err != nil {
+		return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter $select: %s", err))
+	}
+
+	headers := ctx.Request().Header
+	// ------------- Optional header parameter "client-request-id" -------------
+	if valueList, found := headers[http.CanonicalHeaderKey("client-request-id")]; found {
+		var ClientRequestID ClientRequestID
+		n := len(valueList)
+		if n != 1 {
+			return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Expected one value for client-request-id, got %d", n))
+		}
+
+		err = runtime.BindStyledParameterWithOptions("simple", "client-request-id", valueList[0], &ClientRequestID, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""})
+		if err != nil {
+			return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter client-request-id: %s", err))
+		}
+
+		params.ClientRequestID = &ClientRequestID
+	}
+	// ------------- Optional header parameter "Prefer" -------------
+	if valueList, found := headers[http.CanonicalHeaderKey("Prefer")]; found {
+		var Prefer Prefer
+		n := len(valueList)
+		if n != 1 {
+			return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Expected one value for Prefer, got %d", n))
+		}
+
+		err = runtime.BindStyledParameterWithOptions("simple", "Prefer", valueList[0], &Prefer, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""})
+		if err != nil {
+			return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter Prefer: %s", err))
+		}
+
+		params.Prefer = &Prefer
+	}
+
+	// Invoke the callback with all the unmarshaled arguments
+	err = w.Handler.GetOnlineMeeting(ctx, meetingID, params)
+	return err
+}
+
+// UpdateOnlineMeeting converts echo context to params.
+func (w *ServerInterfaceWrapper) UpdateOnlineMeeting(ctx *echo.Context) error {
+	var err error
+	// ------------- Path parameter "meetingId" -------------
+	var meetingID MeetingID
+
+	err = runtime.BindStyledParameterWithOptions("simple", "meetingId", ctx.Param("meetingId"), &meetingID, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationPath, Explode: false, Required: true, Type: "string", Format: "", ValueIsUnescaped: ctx.Request().URL.RawPath == ""})
+	if err != nil {
+		return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter meetingId: %s", err))
+	}
+
+	// Parameter object where we will unmarshal all parameters from the context
+	var params UpdateOnlineMeetingParams
+
+	headers := ctx.Request().Header
+	// ------------- Optional header parameter "client-request-id" -------------
+	if valueList, found := headers[http.CanonicalHeaderKey("client-request-id")]; found {
+		var ClientRequestID ClientRequestID
+		n := len(valueList)
+		if n != 1 {
+			return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Expected one value for client-request-id, got %d", n))
+		}
+
+		err = runtime.BindStyledParameterWithOptions("simple", "client-request-id", valueList[0], &ClientRequestID, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""})
+		if err != nil {
+			return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter client-request-id: %s", err))
+		}
+
+		params.ClientRequestID = &ClientRequestID
+	}
+	// ------------- Optional header parameter "Prefer" -------------
+	if valueList, found := headers[http.CanonicalHeaderKey("Prefer")]; found {
+		var Prefer Prefer
+		n := len(valueList)
+		if n != 1 {
+			return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Expected one value for Prefer, got %d", n))
+		}
+
+		err = runtime.BindStyledParameterWithOptions("simple", "Prefer", valueList[0], &Prefer, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""})
+		if err != nil {
+			return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter Prefer: %s", err))
+		}
+
+		params.Prefer = &Prefer
+	}
+
+	// Invoke the callback with all the unmarshaled arguments
+	err = w.Handler.UpdateOnlineMeeting(ctx, meetingID, params)
+	return err
+}
+
+// ListUserOnlineMeetings converts echo context to params.
+func (w *ServerInterfaceWrapper) ListUserOnlineMeetings(ctx *echo.Context) error {
+	var err error
+	// ------------- Path parameter "userId" -------------
+	var userID UserID
+
+	err = runtime.BindStyledParameterWithOptions("simple", "userId", ctx.Param("userId"), &userID, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationPath, Explode: false, Required: true, Type: "string", Format: "", ValueIsUnescaped: ctx.Request().URL.RawPath == ""})
+	if err != nil {
+		return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter userId: %s", err))
+	}
+
+	// Parameter object where we will unmarshal all parameters from the context
+	var params ListUserOnlineMeetingsParams
+	// ------------- Optional query parameter "$filter" -------------
+
+	err = runtime.BindQueryParameterWithOptions("form", true, false, "$filter", ctx.QueryParams(), &params.Filter, runtime.BindQueryParameterOptions{Type: "string", Format: ""})
+	if err != nil {
+		return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter $filter: %s", err))
+	}
+
+	// ------------- Optional query parameter "$top" -------------
+
+	err = runtime.BindQueryParameterWithOptions("form", true, false, "$top", ctx.QueryParams(), &params.Top, runtime.BindQueryParameterOptions{Type: "integer", Format: "int32"})
+	if err != nil {
+		return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter $top: %s", err))
+	}
+
+	// ------------- Optional query parameter "$skiptoken" -------------
+
+	err = runtime.BindQueryParameterWithOptions("form", true, false, "$skiptoken", ctx.QueryParams(), &params.Skiptoken, runtime.BindQueryParameterOptions{Type: "string", Format: ""})
+	if err != nil {
+		return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter $skiptoken: %s", err))
+	}
+
+	// ------------- Optional query parameter "$select" -------------
+
+	err = runtime.BindQueryParameterWithOptions("form", true, false, "$select", ctx.QueryParams(), &params.Select, runtime.BindQueryParameterOptions{Type: "string", Format: ""})
+	if err != nil {
+		return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter $select: %s", err))
+	}
+
+	headers := ctx.Request().Header
+	// ------------- Optional header parameter "client-request-id" -------------
+	if valueList, found := headers[http.CanonicalHeaderKey("client-request-id")]; found {
+		var ClientRequestID ClientRequestID
+		n := len(valueList)
+		if n != 1 {
+			return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Expected one value for client-request-id, got %d", n))
+		}
+
+		err = runtime.BindStyledParameterWithOptions("simple", "client-request-id", valueList[0], &ClientRequestID, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""})
+		if err != nil {
+			return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter client-request-id: %s", err))
+		}
+
+		params.ClientRequestID = &ClientRequestID
+	}
+	// ------------- Optional header parameter "Prefer" -------------
+	if valueList, found := headers[http.CanonicalHeaderKey("Prefer")]; found {
+		var Prefer Prefer
+		n := len(valueList)
+		if n != 1 {
+			return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Expected one value for Prefer, got %d", n))
+		}
+
+		err = runtime.BindStyledParameterWithOptions("simple", "Prefer", valueList[0], &Prefer, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""})
+		if err != nil {
+			return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter Prefer: %s", err))
+		}
+
+		params.Prefer = &Prefer
+	}
+
+	// Invoke the callback with all the unmarshaled arguments
+	err = w.Handler.ListUserOnlineMeetings(ctx, userID, params)
+	return err
+}
+
+// CreateUserOnlineMeeting converts echo context to params.
+func (w *ServerInterfaceWrapper) CreateUserOnlineMeeting(ctx *echo.Context) error {
+	var err error
+	// ------------- Path parameter "userId" -------------
+	var userID UserID
+
+	err = runtime.BindStyledParameterWithOptions("simple", "userId", ctx.Param("userId"), &userID, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationPath, Explode: false, Required: true, Type: "string", Format: "", ValueIsUnescaped: ctx.Request().URL.RawPath == ""})
+	if err != nil {
+		return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter userId: %s", err))
+	}
+
+	// Parameter object where we will unmarshal all parameters from the context
+	var params CreateUserOnlineMeetingParams
+
+	headers := ctx.Request().Header
+	// ------------- Optional header parameter "client-request-id" -------------
+	if valueList, found := headers[http.CanonicalHeaderKey("client-request-id")]; found {
+		var ClientRequestID ClientRequestID
+		n := len(valueList)
+		if n != 1 {
+			return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Expected one value for client-request-id, got %d", n))
+		}
+
+		err = runtime.BindStyledParameterWithOptions("simple", "client-request-id", valueList[0], &ClientRequestID, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""})
+		if err != nil {
+			return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter client-request-id: %s", err))
+		}
+
+		params.ClientRequestID = &ClientRequestID
+	}
+	// ------------- Optional header parameter "Prefer" -------------
+	if valueList, found := headers[http.CanonicalHeaderKey("Prefer")]; found {
+		var Prefer Prefer
+		n := len(valueList)
+		if n != 1 {
+			return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Expected one value for Prefer, got %d", n))
+		}
+
+		err = runtime.BindStyledParameterWithOptions("simple", "Prefer", valueList[0], &Prefer, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""})
+		if err != nil {
+			return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter Prefer: %s", err))
+		}
+
+		params.Prefer = &Prefer
+	}
+
+	// Invoke the callback with all the unmarshaled arguments
+	err = w.Handler.CreateUserOnlineMeeting(ctx, userID, params)
+	return err
+}
+
+// CreateOrGetUserOnlineMeeting converts echo context to params.
+func (w *ServerInterfaceWrapper) CreateOrGetUserOnlineMeeting(ctx *echo.Context) error {
+	var err error
+	// ------------- Path parameter "userId" -------------
+	var userID UserID
+
+	err = runtime.BindStyledParameterWithOptions("simple", "userId", ctx.Param("userId"), &userID, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationPath, Explode: false, Required: true, Type: "string", Format: "", ValueIsUnescaped: ctx.Request().URL.RawPath == ""})
+	if err != nil {
+		return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter userId: %s", err))
+	}
+
+	// Parameter object where we will unmarshal all parameters from the context
+	var params CreateOrGetUserOnlineMeetingParams
+
+	headers := ctx.Request().Header
+	// ------------- Optional header parameter "client-request-id" -------------
+	if valueList, found := headers[http.CanonicalHeaderKey("client-request-id")]; found {
+		var ClientRequestID ClientRequestID
+		n := len(valueList)
+		if n != 1 {
+			return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Expected one value for client-request-id, got %d", n))
+		}
+
+		err = runtime.BindStyledParameterWithOptions("simple", "client-request-id", valueList[0], &ClientRequestID, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""})
+		if err != nil {
+			return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter client-request-id: %s", err))
+		}
+
+		params.ClientRequestID = &ClientRequestID
+	}
+	// ------------- Optional header parameter "Prefer" -------------
+	if valueList, found := headers[http.CanonicalHeaderKey("Prefer")]; found {
+		var Prefer Prefer
+		n := len(valueList)
+		if n != 1 {
+			return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Expected one value for Prefer, got %d", n))
+		}
+
+		err = runtime.BindStyledParameterWithOptions("simple", "Prefer", valueList[0], &Prefer, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""})
+		if err != nil {
+			return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter Prefer: %s", err))
+		}
+
+		params.Prefer = &Prefer
+	}
+
+	// Invoke the callback with all the unmarshaled arguments
+	err = w.Handler.CreateOrGetUserOnlineMeeting(ctx, userID, params)
+	return err
+}
+
+// DeleteUserOnlineMeeting converts echo context to params.
+func (w *ServerInterfaceWrapper) DeleteUserOnlineMeeting(ctx *echo.Context) error {
+	var err error
+	// ------------- Path parameter "userId" -------------
+	var userID UserID
+
+	err = runtime.BindStyledParameterWithOptions("simple", "userId", ctx.Param("userId"), &userID, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationPath, Explode: false, Required: true, Type: "string", Format: "", ValueIsUnescaped: ctx.Request().URL.RawPath == ""})
+	if err != nil {
+		return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter userId: %s", err))
+	}
+
+	// ------------- Path parameter "meetingId" -------------
+	var meetingID MeetingID
+
+	err = runtime.BindStyledParameterWithOptions("simple", "meetingId", ctx.Param("meetingId"), &meetingID, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationPath, Explode: false, Required: true, Type: "string", Format: "", ValueIsUnescaped: ctx.Request().URL.RawPath == ""})
+	if err != nil {
+		return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter meetingId: %s", err))
+	}
+
+	// Parameter object where we will unmarshal all parameters from the context
+	var params DeleteUserOnlineMeetingParams
+
+	headers := ctx.Request().Header
+	// ------------- Optional header parameter "client-request-id" -------------
+	if valueList, found := headers[http.CanonicalHeaderKey("client-request-id")]; found {
+		var ClientRequestID ClientRequestID
+		n := len(valueList)
+		if n != 1 {
+			return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Expected one value for client-request-id, got %d", n))
+		}
+
+		err = runtime.BindStyledParameterWithOptions("simple", "client-request-id", valueList[0], &ClientRequestID, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""})
+		if err != nil {
+			return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter client-request-id: %s", err))
+		}
+
+		params.ClientRequestID = &ClientRequestID
+	}
+
+	// Invoke the callback with all the unmarshaled arguments
+	err = w.Handler.DeleteUserOnlineMeeting(ctx, userID, meetingID, params)
+	return err
+}
+
+// GetUserOnlineMeeting converts echo context to params.
+func (w *ServerInterfaceWrapper) GetUserOnlineMeeting(ctx *echo.Context) error {
+	var err error
+	// ------------- Path parameter "userId" -------------
+	var userID UserID
+
+	err = runtime.BindStyledParameterWithOptions("simple", "userId", ctx.Param("userId"), &userID, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationPath, Explode: false, Required: true, Type: "string", Format: "", ValueIsUnescaped: ctx.Request().URL.RawPath == ""})
+	if err != nil {
+		return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter userId: %s", err))
+	}
+
+	// ------------- Path parameter "meetingId" -------------
+	var meetingID MeetingID
+
+	err = runtime.BindStyledParameterWithOptions("simple", "meetingId", ctx.Param("meetingId"), &meetingID, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationPath, Explode: false, Required: true, Type: "string", Format: "", ValueIsUnescaped: ctx.Request().URL.RawPath == ""})
+	if err != nil {
+		return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter meetingId: %s", err))
+	}
+
+	// Parameter object where we will unmarshal all parameters from the context
+	var params GetUserOnlineMeetingParams
+	// ------------- Optional query parameter "$select" -------------
+
+	err = runtime.BindQueryParameterWithOptions("form", true, false, "$select", ctx.QueryParams(), &params.Select, runtime.BindQueryParameterOptions{Type: "string", Format: ""})
+	if err != nil {
+		return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter $select: %s", err))
+	}
+
+	headers := ctx.Request().Header
+	// ------------- Optional header parameter "client-request-id" -------------
+	if valueList, found := headers[http.CanonicalHeaderKey("client-request-id")]; found {
+		var ClientRequestID ClientRequestID
+		n := len(valueList)
+		if n != 1 {
+			return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Expected one value for client-request-id, got %d", n))
+		}
+
+		err = runtime.BindStyledParameterWithOptions("simple", "client-request-id", valueList[0], &ClientRequestID, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""})
+		if err != nil {
+			return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter client-request-id: %s", err))
+		}
+
+		params.ClientRequestID = &ClientRequestID
+	}
+	// ------------- Optional header parameter "Prefer" -------------
+	if valueList, found := headers[http.CanonicalHeaderKey("Prefer")]; found {
+		var Prefer Prefer
+		n := len(valueList)
+		if n != 1 {
+			return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Expected one value for Prefer, got %d", n))
+		}
+
+		err = runtime.BindStyledParameterWithOptions("simple", "Prefer", valueList[0], &Prefer, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""})
+		if err != nil {
+			return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter Prefer: %s", err))
+		}
+
+		params.Prefer = &Prefer
+	}
+
+	// Invoke the callback with all the unmarshaled arguments
+	err = w.Handler.GetUserOnlineMeeting(ctx, userID, meetingID, params)
+	return err
+}
+
+// UpdateUserOnlineMeeting converts echo context to params.
+func (w *ServerInterfaceWrapper) UpdateUserOnlineMeeting(ctx *echo.Context) error {
+	var err error
+	// ------------- Path parameter "userId" -------------
+	var userID UserID
+
+	err = runtime.BindStyledParameterWithOptions("simple", "userId", ctx.Param("userId"), &userID, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationPath, Explode: false, Required: true, Type: "string", Format: "", ValueIsUnescaped: ctx.Request().URL.RawPath == ""})
+	if err != nil {
+		return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter userId: %s", err))
+	}
+
+	// ------------- Path parameter "meetingId" -------------
+	var meetingID MeetingID
+
+	err = runtime.BindStyledParameterWithOptions("simple", "meetingId", ctx.Param("meetingId"), &meetingID, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationPath, Explode: false, Required: true, Type: "string", Format: "", ValueIsUnescaped: ctx.Request().URL.RawPath == ""})
+	if err != nil {
+		return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter meetingId: %s", err))
+	}
+
+	// Parameter object where we will unmarshal all parameters from the context
+	var params UpdateUserOnlineMeetingParams
+
+	headers := ctx.Request().Header
+	// ------------- Optional header parameter "client-request-id" -------------
+	if valueList, found := headers[http.CanonicalHeaderKey("client-request-id")]; found {
+		var ClientRequestID ClientRequestID
+		n := len(valueList)
+		if n != 1 {
+			return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Expected one value for client-request-id, got %d", n))
+		}
+
+		err = runtime.BindStyledParameterWithOptions("simple", "client-request-id", valueList[0], &ClientRequestID, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""})
+		if err != nil {
+			return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter client-request-id: %s", err))
+		}
+
+		params.ClientRequestID = &ClientRequestID
+	}
+	// ------------- Optional header parameter "Prefer" -------------
+	if valueList, found := headers[http.CanonicalHeaderKey("Prefer")]; found {
+		var Prefer Prefer
+		n := len(valueList)
+		if n != 1 {
+			return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Expected one value for Prefer, got %d", n))
+		}
+
+		err = runtime.BindStyledParameterWithOptions("simple", "Prefer", valueList[0], &Prefer, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""})
+		if err != nil {
+			return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter Prefer: %s", err))
+		}
+
+		params.Prefer = &Prefer
+	}
+
+	// Invoke the callback with all the unmarshaled arguments
+	err = w.Handler.UpdateUserOnlineMeeting(ctx, userID, meetingID, params)
 	return err
 }
 
@@ -1275,15 +2520,15 @@ func (w *ServerInterfaceWrapper) CreateOnlineMeeting(ctx echo.Context) error {
 // are present on both echo.Echo and echo.Group, since we want to allow using
 // either of them for path registration
 type EchoRouter interface {
-	CONNECT(path string, h echo.HandlerFunc, m ...echo.MiddlewareFunc) *echo.Route
-	DELETE(path string, h echo.HandlerFunc, m ...echo.MiddlewareFunc) *echo.Route
-	GET(path string, h echo.HandlerFunc, m ...echo.MiddlewareFunc) *echo.Route
-	HEAD(path string, h echo.HandlerFunc, m ...echo.MiddlewareFunc) *echo.Route
-	OPTIONS(path string, h echo.HandlerFunc, m ...echo.MiddlewareFunc) *echo.Route
-	PATCH(path string, h echo.HandlerFunc, m ...echo.MiddlewareFunc) *echo.Route
-	POST(path string, h echo.HandlerFunc, m ...echo.MiddlewareFunc) *echo.Route
-	PUT(path string, h echo.HandlerFunc, m ...echo.MiddlewareFunc) *echo.Route
-	TRACE(path string, h echo.HandlerFunc, m ...echo.MiddlewareFunc) *echo.Route
+	CONNECT(path string, h echo.HandlerFunc, m ...echo.MiddlewareFunc) echo.RouteInfo
+	DELETE(path string, h echo.HandlerFunc, m ...echo.MiddlewareFunc) echo.RouteInfo
+	GET(path string, h echo.HandlerFunc, m ...echo.MiddlewareFunc) echo.RouteInfo
+	HEAD(path string, h echo.HandlerFunc, m ...echo.MiddlewareFunc) echo.RouteInfo
+	OPTIONS(path string, h echo.HandlerFunc, m ...echo.MiddlewareFunc) echo.RouteInfo
+	PATCH(path string, h echo.HandlerFunc, m ...echo.MiddlewareFunc) echo.RouteInfo
+	POST(path string, h echo.HandlerFunc, m ...echo.MiddlewareFunc) echo.RouteInfo
+	PUT(path string, h echo.HandlerFunc, m ...echo.MiddlewareFunc) echo.RouteInfo
+	TRACE(path string, h echo.HandlerFunc, m ...echo.MiddlewareFunc) echo.RouteInfo
 }
 
 // RegisterHandlersOptions configures RegisterHandlersWithOptions.
@@ -1318,7 +2563,18 @@ func RegisterHandlersWithOptions(router EchoRouter, si ServerInterface, options 
 		Handler: si,
 	}
 
+	router.GET(options.BaseURL+"/me/onlineMeetings", wrapper.ListOnlineMeetings, options.OperationMiddlewares["listOnlineMeetings"]...)
 	router.POST(options.BaseURL+"/me/onlineMeetings", wrapper.CreateOnlineMeeting, options.OperationMiddlewares["createOnlineMeeting"]...)
+	router.POST(options.BaseURL+"/me/onlineMeetings/createOrGet", wrapper.CreateOrGetOnlineMeeting, options.OperationMiddlewares["createOrGetOnlineMeeting"]...)
+	router.DELETE(options.BaseURL+"/me/onlineMeetings/:meetingId", wrapper.DeleteOnlineMeeting, options.OperationMiddlewares["deleteOnlineMeeting"]...)
+	router.GET(options.BaseURL+"/me/onlineMeetings/:meetingId", wrapper.GetOnlineMeeting, options.OperationMiddlewares["getOnlineMeeting"]...)
+	router.PATCH(options.BaseURL+"/me/onlineMeetings/:meetingId", wrapper.UpdateOnlineMeeting, options.OperationMiddlewares["updateOnlineMeeting"]...)
+	router.GET(options.BaseURL+"/users/:userId/onlineMeetings", wrapper.ListUserOnlineMeetings, options.OperationMiddlewares["listUserOnlineMeetings"]...)
+	router.POST(options.BaseURL+"/users/:userId/onlineMeetings", wrapper.CreateUserOnlineMeeting, options.OperationMiddlewares["createUserOnlineMeeting"]...)
+	router.POST(options.BaseURL+"/users/:userId/onlineMeetings/createOrGet", wrapper.CreateOrGetUserOnlineMeeting, options.OperationMiddlewares["createOrGetUserOnlineMeeting"]...)
+	router.DELETE(options.BaseURL+"/users/:userId/onlineMeetings/:meetingId", wrapper.DeleteUserOnlineMeeting, options.OperationMiddlewares["deleteUserOnlineMeeting"]...)
+	router.GET(options.BaseURL+"/users/:userId/onlineMeetings/:meetingId", wrapper.GetUserOnlineMeeting, options.OperationMiddlewares["getUserOnlineMeeting"]...)
+	router.PATCH(options.BaseURL+"/users/:userId/onlineMeetings/:meetingId", wrapper.UpdateUserOnlineMeeting, options.OperationMiddlewares["updateUserOnlineMeeting"]...)
 
 }
 
@@ -1332,6 +2588,240 @@ type ErrorJSONResponse struct {
 	Headers ErrorResponseHeaders
 }
 
+type NoContentResponseHeaders struct {
+	ClientRequestID *string
+	RequestID       *string
+}
+type NoContentResponse struct {
+	Headers NoContentResponseHeaders
+}
+
+type OnlineMeetingResponseHeaders struct {
+	PreferenceApplied *string
+	ClientRequestID   *string
+	RequestID         *string
+}
+type OnlineMeetingJSONResponse struct {
+	Body OnlineMeeting
+
+	Headers OnlineMeetingResponseHeaders
+}
+
+type OnlineMeetingCollectionResponseHeaders struct {
+	PreferenceApplied *string
+	ClientRequestID   *string
+	RequestID         *string
+}
+type OnlineMeetingCollectionJSONResponse struct {
+	Body OnlineMeetingCollectionResponse
+
+	Headers OnlineMeetingCollectionResponseHeaders
+}
+
+type OnlineMeetingCreatedResponseHeaders struct {
+	PreferenceApplied *string
+	ClientRequestID   *string
+	RequestID         *string
+}
+type OnlineMeetingCreatedJSONResponse struct {
+	Body OnlineMeeting
+
+	Headers OnlineMeetingCreatedResponseHeaders
+}
+
+type ListOnlineMeetingsRequestObject struct {
+	Params ListOnlineMeetingsParams
+}
+
+type ListOnlineMeetingsResponseObject interface {
+	VisitListOnlineMeetingsResponse(w http.ResponseWriter) error
+}
+
+type ListOnlineMeetings200JSONResponse struct {
+	OnlineMeetingCollectionJSONResponse
+}
+
+func (response ListOnlineMeetings200JSONResponse) VisitListOnlineMeetingsResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	if response.Headers.PreferenceApplied != nil {
+		w.Header().Set("Preference-Applied", fmt.Sprint(*response.Headers.PreferenceApplied))
+	}
+	if response.Headers.ClientRequestID != nil {
+		w.Header().Set("client-request-id", fmt.Sprint(*response.Headers.ClientRequestID))
+	}
+	if response.Headers.RequestID != nil {
+		w.Header().Set("request-id", fmt.Sprint(*response.Headers.RequestID))
+	}
+	w.WriteHeader(200)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ListOnlineMeetings400JSONResponse struct{ ErrorJSONResponse }
+
+func (response ListOnlineMeetings400JSONResponse) VisitListOnlineMeetingsResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	if response.Headers.ClientRequestID != nil {
+		w.Header().Set("client-request-id", fmt.Sprint(*response.Headers.ClientRequestID))
+	}
+	if response.Headers.RequestID != nil {
+		w.Header().Set("request-id", fmt.Sprint(*response.Headers.RequestID))
+	}
+	w.WriteHeader(400)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ListOnlineMeetings401ResponseHeaders struct {
+	ClientRequestID *string
+	RequestID       *string
+}
+
+type ListOnlineMeetings401JSONResponse struct {
+	Body    OdataError
+	Headers ListOnlineMeetings401ResponseHeaders
+}
+
+func (response ListOnlineMeetings401JSONResponse) VisitListOnlineMeetingsResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	if response.Headers.ClientRequestID != nil {
+		w.Header().Set("client-request-id", fmt.Sprint(*response.Headers.ClientRequestID))
+	}
+	if response.Headers.RequestID != nil {
+		w.Header().Set("request-id", fmt.Sprint(*response.Headers.RequestID))
+	}
+	w.WriteHeader(401)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ListOnlineMeetings403ResponseHeaders struct {
+	ClientRequestID *string
+	RequestID       *string
+}
+
+type ListOnlineMeetings403JSONResponse struct {
+	Body    OdataError
+	Headers ListOnlineMeetings403ResponseHeaders
+}
+
+func (response ListOnlineMeetings403JSONResponse) VisitListOnlineMeetingsResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	if response.Headers.ClientRequestID != nil {
+		w.Header().Set("client-request-id", fmt.Sprint(*response.Headers.ClientRequestID))
+	}
+	if response.Headers.RequestID != nil {
+		w.Header().Set("request-id", fmt.Sprint(*response.Headers.RequestID))
+	}
+	w.WriteHeader(403)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ListOnlineMeetings429ResponseHeaders struct {
+	ClientRequestID *string
+	RequestID       *string
+}
+
+type ListOnlineMeetings429JSONResponse struct {
+	Body    OdataError
+	Headers ListOnlineMeetings429ResponseHeaders
+}
+
+func (response ListOnlineMeetings429JSONResponse) VisitListOnlineMeetingsResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	if response.Headers.ClientRequestID != nil {
+		w.Header().Set("client-request-id", fmt.Sprint(*response.Headers.ClientRequestID))
+	}
+	if response.Headers.RequestID != nil {
+		w.Header().Set("request-id", fmt.Sprint(*response.Headers.RequestID))
+	}
+	w.WriteHeader(429)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ListOnlineMeetings500ResponseHeaders struct {
+	ClientRequestID *string
+	RequestID       *string
+}
+
+type ListOnlineMeetings500JSONResponse struct {
+	Body    OdataError
+	Headers ListOnlineMeetings500ResponseHeaders
+}
+
+func (response ListOnlineMeetings500JSONResponse) VisitListOnlineMeetingsResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	if response.Headers.ClientRequestID != nil {
+		w.Header().Set("client-request-id", fmt.Sprint(*response.Headers.ClientRequestID))
+	}
+	if response.Headers.RequestID != nil {
+		w.Header().Set("request-id", fmt.Sprint(*response.Headers.RequestID))
+	}
+	w.WriteHeader(500)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ListOnlineMeetings503ResponseHeaders struct {
+	ClientRequestID *string
+	RequestID       *string
+}
+
+type ListOnlineMeetings503JSONResponse struct {
+	Body    OdataError
+	Headers ListOnlineMeetings503ResponseHeaders
+}
+
+func (response ListOnlineMeetings503JSONResponse) VisitListOnlineMeetingsResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	if response.Headers.ClientRequestID != nil {
+		w.Header().Set("client-request-id", fmt.Sprint(*response.Headers.ClientRequestID))
+	}
+	if response.Headers.RequestID != nil {
+		w.Header().Set("request-id", fmt.Sprint(*response.Headers.RequestID))
+	}
+	w.WriteHeader(503)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
 type CreateOnlineMeetingRequestObject struct {
 	Params CreateOnlineMeetingParams
 	Body   *CreateOnlineMeetingJSONRequestBody
@@ -1341,14 +2831,8 @@ type CreateOnlineMeetingResponseObject interface {
 	VisitCreateOnlineMeetingResponse(w http.ResponseWriter) error
 }
 
-type CreateOnlineMeeting201ResponseHeaders struct {
-	ClientRequestID *string
-	RequestID       *string
-}
-
 type CreateOnlineMeeting201JSONResponse struct {
-	Body    OnlineMeeting
-	Headers CreateOnlineMeeting201ResponseHeaders
+	OnlineMeetingCreatedJSONResponse
 }
 
 func (response CreateOnlineMeeting201JSONResponse) VisitCreateOnlineMeetingResponse(w http.ResponseWriter) error {
@@ -1358,6 +2842,9 @@ func (response CreateOnlineMeeting201JSONResponse) VisitCreateOnlineMeetingRespo
 		return err
 	}
 	w.Header().Set("Content-Type", "application/json")
+	if response.Headers.PreferenceApplied != nil {
+		w.Header().Set("Preference-Applied", fmt.Sprint(*response.Headers.PreferenceApplied))
+	}
 	if response.Headers.ClientRequestID != nil {
 		w.Header().Set("client-request-id", fmt.Sprint(*response.Headers.ClientRequestID))
 	}
@@ -1585,14 +3072,2540 @@ func (response CreateOnlineMeeting503JSONResponse) VisitCreateOnlineMeetingRespo
 	return err
 }
 
+type CreateOrGetOnlineMeetingRequestObject struct {
+	Params CreateOrGetOnlineMeetingParams
+	Body   *CreateOrGetOnlineMeetingJSONRequestBody
+}
+
+type CreateOrGetOnlineMeetingResponseObject interface {
+	VisitCreateOrGetOnlineMeetingResponse(w http.ResponseWriter) error
+}
+
+type CreateOrGetOnlineMeeting200JSONResponse struct{ OnlineMeetingJSONResponse }
+
+func (response CreateOrGetOnlineMeeting200JSONResponse) VisitCreateOrGetOnlineMeetingResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	if response.Headers.PreferenceApplied != nil {
+		w.Header().Set("Preference-Applied", fmt.Sprint(*response.Headers.PreferenceApplied))
+	}
+	if response.Headers.ClientRequestID != nil {
+		w.Header().Set("client-request-id", fmt.Sprint(*response.Headers.ClientRequestID))
+	}
+	if response.Headers.RequestID != nil {
+		w.Header().Set("request-id", fmt.Sprint(*response.Headers.RequestID))
+	}
+	w.WriteHeader(200)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type CreateOrGetOnlineMeeting201JSONResponse struct {
+	OnlineMeetingCreatedJSONResponse
+}
+
+func (response CreateOrGetOnlineMeeting201JSONResponse) VisitCreateOrGetOnlineMeetingResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	if response.Headers.PreferenceApplied != nil {
+		w.Header().Set("Preference-Applied", fmt.Sprint(*response.Headers.PreferenceApplied))
+	}
+	if response.Headers.ClientRequestID != nil {
+		w.Header().Set("client-request-id", fmt.Sprint(*response.Headers.ClientRequestID))
+	}
+	if response.Headers.RequestID != nil {
+		w.Header().Set("request-id", fmt.Sprint(*response.Headers.RequestID))
+	}
+	w.WriteHeader(201)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type CreateOrGetOnlineMeeting400JSONResponse struct{ ErrorJSONResponse }
+
+func (response CreateOrGetOnlineMeeting400JSONResponse) VisitCreateOrGetOnlineMeetingResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	if response.Headers.ClientRequestID != nil {
+		w.Header().Set("client-request-id", fmt.Sprint(*response.Headers.ClientRequestID))
+	}
+	if response.Headers.RequestID != nil {
+		w.Header().Set("request-id", fmt.Sprint(*response.Headers.RequestID))
+	}
+	w.WriteHeader(400)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type CreateOrGetOnlineMeeting401ResponseHeaders struct {
+	ClientRequestID *string
+	RequestID       *string
+}
+
+type CreateOrGetOnlineMeeting401JSONResponse struct {
+	Body    OdataError
+	Headers CreateOrGetOnlineMeeting401ResponseHeaders
+}
+
+func (response CreateOrGetOnlineMeeting401JSONResponse) VisitCreateOrGetOnlineMeetingResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	if response.Headers.ClientRequestID != nil {
+		w.Header().Set("client-request-id", fmt.Sprint(*response.Headers.ClientRequestID))
+	}
+	if response.Headers.RequestID != nil {
+		w.Header().Set("request-id", fmt.Sprint(*response.Headers.RequestID))
+	}
+	w.WriteHeader(401)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type CreateOrGetOnlineMeeting403ResponseHeaders struct {
+	ClientRequestID *string
+	RequestID       *string
+}
+
+type CreateOrGetOnlineMeeting403JSONResponse struct {
+	Body    OdataError
+	Headers CreateOrGetOnlineMeeting403ResponseHeaders
+}
+
+func (response CreateOrGetOnlineMeeting403JSONResponse) VisitCreateOrGetOnlineMeetingResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	if response.Headers.ClientRequestID != nil {
+		w.Header().Set("client-request-id", fmt.Sprint(*response.Headers.ClientRequestID))
+	}
+	if response.Headers.RequestID != nil {
+		w.Header().Set("request-id", fmt.Sprint(*response.Headers.RequestID))
+	}
+	w.WriteHeader(403)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type CreateOrGetOnlineMeeting413ResponseHeaders struct {
+	ClientRequestID *string
+	RequestID       *string
+}
+
+type CreateOrGetOnlineMeeting413JSONResponse struct {
+	Body    OdataError
+	Headers CreateOrGetOnlineMeeting413ResponseHeaders
+}
+
+func (response CreateOrGetOnlineMeeting413JSONResponse) VisitCreateOrGetOnlineMeetingResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	if response.Headers.ClientRequestID != nil {
+		w.Header().Set("client-request-id", fmt.Sprint(*response.Headers.ClientRequestID))
+	}
+	if response.Headers.RequestID != nil {
+		w.Header().Set("request-id", fmt.Sprint(*response.Headers.RequestID))
+	}
+	w.WriteHeader(413)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type CreateOrGetOnlineMeeting415ResponseHeaders struct {
+	ClientRequestID *string
+	RequestID       *string
+}
+
+type CreateOrGetOnlineMeeting415JSONResponse struct {
+	Body    OdataError
+	Headers CreateOrGetOnlineMeeting415ResponseHeaders
+}
+
+func (response CreateOrGetOnlineMeeting415JSONResponse) VisitCreateOrGetOnlineMeetingResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	if response.Headers.ClientRequestID != nil {
+		w.Header().Set("client-request-id", fmt.Sprint(*response.Headers.ClientRequestID))
+	}
+	if response.Headers.RequestID != nil {
+		w.Header().Set("request-id", fmt.Sprint(*response.Headers.RequestID))
+	}
+	w.WriteHeader(415)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type CreateOrGetOnlineMeeting429ResponseHeaders struct {
+	ClientRequestID *string
+	RequestID       *string
+}
+
+type CreateOrGetOnlineMeeting429JSONResponse struct {
+	Body    OdataError
+	Headers CreateOrGetOnlineMeeting429ResponseHeaders
+}
+
+func (response CreateOrGetOnlineMeeting429JSONResponse) VisitCreateOrGetOnlineMeetingResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	if response.Headers.ClientRequestID != nil {
+		w.Header().Set("client-request-id", fmt.Sprint(*response.Headers.ClientRequestID))
+	}
+	if response.Headers.RequestID != nil {
+		w.Header().Set("request-id", fmt.Sprint(*response.Headers.RequestID))
+	}
+	w.WriteHeader(429)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type CreateOrGetOnlineMeeting500ResponseHeaders struct {
+	ClientRequestID *string
+	RequestID       *string
+}
+
+type CreateOrGetOnlineMeeting500JSONResponse struct {
+	Body    OdataError
+	Headers CreateOrGetOnlineMeeting500ResponseHeaders
+}
+
+func (response CreateOrGetOnlineMeeting500JSONResponse) VisitCreateOrGetOnlineMeetingResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	if response.Headers.ClientRequestID != nil {
+		w.Header().Set("client-request-id", fmt.Sprint(*response.Headers.ClientRequestID))
+	}
+	if response.Headers.RequestID != nil {
+		w.Header().Set("request-id", fmt.Sprint(*response.Headers.RequestID))
+	}
+	w.WriteHeader(500)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type CreateOrGetOnlineMeeting503ResponseHeaders struct {
+	ClientRequestID *string
+	RequestID       *string
+}
+
+type CreateOrGetOnlineMeeting503JSONResponse struct {
+	Body    OdataError
+	Headers CreateOrGetOnlineMeeting503ResponseHeaders
+}
+
+func (response CreateOrGetOnlineMeeting503JSONResponse) VisitCreateOrGetOnlineMeetingResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	if response.Headers.ClientRequestID != nil {
+		w.Header().Set("client-request-id", fmt.Sprint(*response.Headers.ClientRequestID))
+	}
+	if response.Headers.RequestID != nil {
+		w.Header().Set("request-id", fmt.Sprint(*response.Headers.RequestID))
+	}
+	w.WriteHeader(503)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type DeleteOnlineMeetingRequestObject struct {
+	MeetingID MeetingID `json:"meetingId"`
+	Params    DeleteOnlineMeetingParams
+}
+
+type DeleteOnlineMeetingResponseObject interface {
+	VisitDeleteOnlineMeetingResponse(w http.ResponseWriter) error
+}
+
+type DeleteOnlineMeeting204Response = NoContentResponse
+
+func (response DeleteOnlineMeeting204Response) VisitDeleteOnlineMeetingResponse(w http.ResponseWriter) error {
+	if response.Headers.ClientRequestID != nil {
+		w.Header().Set("client-request-id", fmt.Sprint(*response.Headers.ClientRequestID))
+	}
+	if response.Headers.RequestID != nil {
+		w.Header().Set("request-id", fmt.Sprint(*response.Headers.RequestID))
+	}
+	w.WriteHeader(204)
+	return nil
+}
+
+type DeleteOnlineMeeting400JSONResponse struct{ ErrorJSONResponse }
+
+func (response DeleteOnlineMeeting400JSONResponse) VisitDeleteOnlineMeetingResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	if response.Headers.ClientRequestID != nil {
+		w.Header().Set("client-request-id", fmt.Sprint(*response.Headers.ClientRequestID))
+	}
+	if response.Headers.RequestID != nil {
+		w.Header().Set("request-id", fmt.Sprint(*response.Headers.RequestID))
+	}
+	w.WriteHeader(400)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type DeleteOnlineMeeting401ResponseHeaders struct {
+	ClientRequestID *string
+	RequestID       *string
+}
+
+type DeleteOnlineMeeting401JSONResponse struct {
+	Body    OdataError
+	Headers DeleteOnlineMeeting401ResponseHeaders
+}
+
+func (response DeleteOnlineMeeting401JSONResponse) VisitDeleteOnlineMeetingResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	if response.Headers.ClientRequestID != nil {
+		w.Header().Set("client-request-id", fmt.Sprint(*response.Headers.ClientRequestID))
+	}
+	if response.Headers.RequestID != nil {
+		w.Header().Set("request-id", fmt.Sprint(*response.Headers.RequestID))
+	}
+	w.WriteHeader(401)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type DeleteOnlineMeeting403ResponseHeaders struct {
+	ClientRequestID *string
+	RequestID       *string
+}
+
+type DeleteOnlineMeeting403JSONResponse struct {
+	Body    OdataError
+	Headers DeleteOnlineMeeting403ResponseHeaders
+}
+
+func (response DeleteOnlineMeeting403JSONResponse) VisitDeleteOnlineMeetingResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	if response.Headers.ClientRequestID != nil {
+		w.Header().Set("client-request-id", fmt.Sprint(*response.Headers.ClientRequestID))
+	}
+	if response.Headers.RequestID != nil {
+		w.Header().Set("request-id", fmt.Sprint(*response.Headers.RequestID))
+	}
+	w.WriteHeader(403)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type DeleteOnlineMeeting404ResponseHeaders struct {
+	ClientRequestID *string
+	RequestID       *string
+}
+
+type DeleteOnlineMeeting404JSONResponse struct {
+	Body    OdataError
+	Headers DeleteOnlineMeeting404ResponseHeaders
+}
+
+func (response DeleteOnlineMeeting404JSONResponse) VisitDeleteOnlineMeetingResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	if response.Headers.ClientRequestID != nil {
+		w.Header().Set("client-request-id", fmt.Sprint(*response.Headers.ClientRequestID))
+	}
+	if response.Headers.RequestID != nil {
+		w.Header().Set("request-id", fmt.Sprint(*response.Headers.RequestID))
+	}
+	w.WriteHeader(404)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type DeleteOnlineMeeting429ResponseHeaders struct {
+	ClientRequestID *string
+	RequestID       *string
+}
+
+type DeleteOnlineMeeting429JSONResponse struct {
+	Body    OdataError
+	Headers DeleteOnlineMeeting429ResponseHeaders
+}
+
+func (response DeleteOnlineMeeting429JSONResponse) VisitDeleteOnlineMeetingResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	if response.Headers.ClientRequestID != nil {
+		w.Header().Set("client-request-id", fmt.Sprint(*response.Headers.ClientRequestID))
+	}
+	if response.Headers.RequestID != nil {
+		w.Header().Set("request-id", fmt.Sprint(*response.Headers.RequestID))
+	}
+	w.WriteHeader(429)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type DeleteOnlineMeeting500ResponseHeaders struct {
+	ClientRequestID *string
+	RequestID       *string
+}
+
+type DeleteOnlineMeeting500JSONResponse struct {
+	Body    OdataError
+	Headers DeleteOnlineMeeting500ResponseHeaders
+}
+
+func (response DeleteOnlineMeeting500JSONResponse) VisitDeleteOnlineMeetingResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	if response.Headers.ClientRequestID != nil {
+		w.Header().Set("client-request-id", fmt.Sprint(*response.Headers.ClientRequestID))
+	}
+	if response.Headers.RequestID != nil {
+		w.Header().Set("request-id", fmt.Sprint(*response.Headers.RequestID))
+	}
+	w.WriteHeader(500)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type DeleteOnlineMeeting503ResponseHeaders struct {
+	ClientRequestID *string
+	RequestID       *string
+}
+
+type DeleteOnlineMeeting503JSONResponse struct {
+	Body    OdataError
+	Headers DeleteOnlineMeeting503ResponseHeaders
+}
+
+func (response DeleteOnlineMeeting503JSONResponse) VisitDeleteOnlineMeetingResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	if response.Headers.ClientRequestID != nil {
+		w.Header().Set("client-request-id", fmt.Sprint(*response.Headers.ClientRequestID))
+	}
+	if response.Headers.RequestID != nil {
+		w.Header().Set("request-id", fmt.Sprint(*response.Headers.RequestID))
+	}
+	w.WriteHeader(503)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type GetOnlineMeetingRequestObject struct {
+	MeetingID MeetingID `json:"meetingId"`
+	Params    GetOnlineMeetingParams
+}
+
+type GetOnlineMeetingResponseObject interface {
+	VisitGetOnlineMeetingResponse(w http.ResponseWriter) error
+}
+
+type GetOnlineMeeting200JSONResponse struct{ OnlineMeetingJSONResponse }
+
+func (response GetOnlineMeeting200JSONResponse) VisitGetOnlineMeetingResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	if response.Headers.PreferenceApplied != nil {
+		w.Header().Set("Preference-Applied", fmt.Sprint(*response.Headers.PreferenceApplied))
+	}
+	if response.Headers.ClientRequestID != nil {
+		w.Header().Set("client-request-id", fmt.Sprint(*response.Headers.ClientRequestID))
+	}
+	if response.Headers.RequestID != nil {
+		w.Header().Set("request-id", fmt.Sprint(*response.Headers.RequestID))
+	}
+	w.WriteHeader(200)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type GetOnlineMeeting400JSONResponse struct{ ErrorJSONResponse }
+
+func (response GetOnlineMeeting400JSONResponse) VisitGetOnlineMeetingResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	if response.Headers.ClientRequestID != nil {
+		w.Header().Set("client-request-id", fmt.Sprint(*response.Headers.ClientRequestID))
+	}
+	if response.Headers.RequestID != nil {
+		w.Header().Set("request-id", fmt.Sprint(*response.Headers.RequestID))
+	}
+	w.WriteHeader(400)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type GetOnlineMeeting401ResponseHeaders struct {
+	ClientRequestID *string
+	RequestID       *string
+}
+
+type GetOnlineMeeting401JSONResponse struct {
+	Body    OdataError
+	Headers GetOnlineMeeting401ResponseHeaders
+}
+
+func (response GetOnlineMeeting401JSONResponse) VisitGetOnlineMeetingResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	if response.Headers.ClientRequestID != nil {
+		w.Header().Set("client-request-id", fmt.Sprint(*response.Headers.ClientRequestID))
+	}
+	if response.Headers.RequestID != nil {
+		w.Header().Set("request-id", fmt.Sprint(*response.Headers.RequestID))
+	}
+	w.WriteHeader(401)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type GetOnlineMeeting403ResponseHeaders struct {
+	ClientRequestID *string
+	RequestID       *string
+}
+
+type GetOnlineMeeting403JSONResponse struct {
+	Body    OdataError
+	Headers GetOnlineMeeting403ResponseHeaders
+}
+
+func (response GetOnlineMeeting403JSONResponse) VisitGetOnlineMeetingResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	if response.Headers.ClientRequestID != nil {
+		w.Header().Set("client-request-id", fmt.Sprint(*response.Headers.ClientRequestID))
+	}
+	if response.Headers.RequestID != nil {
+		w.Header().Set("request-id", fmt.Sprint(*response.Headers.RequestID))
+	}
+	w.WriteHeader(403)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type GetOnlineMeeting404ResponseHeaders struct {
+	ClientRequestID *string
+	RequestID       *string
+}
+
+type GetOnlineMeeting404JSONResponse struct {
+	Body    OdataError
+	Headers GetOnlineMeeting404ResponseHeaders
+}
+
+func (response GetOnlineMeeting404JSONResponse) VisitGetOnlineMeetingResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	if response.Headers.ClientRequestID != nil {
+		w.Header().Set("client-request-id", fmt.Sprint(*response.Headers.ClientRequestID))
+	}
+	if response.Headers.RequestID != nil {
+		w.Header().Set("request-id", fmt.Sprint(*response.Headers.RequestID))
+	}
+	w.WriteHeader(404)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type GetOnlineMeeting429ResponseHeaders struct {
+	ClientRequestID *string
+	RequestID       *string
+}
+
+type GetOnlineMeeting429JSONResponse struct {
+	Body    OdataError
+	Headers GetOnlineMeeting429ResponseHeaders
+}
+
+func (response GetOnlineMeeting429JSONResponse) VisitGetOnlineMeetingResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	if response.Headers.ClientRequestID != nil {
+		w.Header().Set("client-request-id", fmt.Sprint(*response.Headers.ClientRequestID))
+	}
+	if response.Headers.RequestID != nil {
+		w.Header().Set("request-id", fmt.Sprint(*response.Headers.RequestID))
+	}
+	w.WriteHeader(429)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type GetOnlineMeeting500ResponseHeaders struct {
+	ClientRequestID *string
+	RequestID       *string
+}
+
+type GetOnlineMeeting500JSONResponse struct {
+	Body    OdataError
+	Headers GetOnlineMeeting500ResponseHeaders
+}
+
+func (response GetOnlineMeeting500JSONResponse) VisitGetOnlineMeetingResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	if response.Headers.ClientRequestID != nil {
+		w.Header().Set("client-request-id", fmt.Sprint(*response.Headers.ClientRequestID))
+	}
+	if response.Headers.RequestID != nil {
+		w.Header().Set("request-id", fmt.Sprint(*response.Headers.RequestID))
+	}
+	w.WriteHeader(500)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type GetOnlineMeeting503ResponseHeaders struct {
+	ClientRequestID *string
+	RequestID       *string
+}
+
+type GetOnlineMeeting503JSONResponse struct {
+	Body    OdataError
+	Headers GetOnlineMeeting503ResponseHeaders
+}
+
+func (response GetOnlineMeeting503JSONResponse) VisitGetOnlineMeetingResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	if response.Headers.ClientRequestID != nil {
+		w.Header().Set("client-request-id", fmt.Sprint(*response.Headers.ClientRequestID))
+	}
+	if response.Headers.RequestID != nil {
+		w.Header().Set("request-id", fmt.Sprint(*response.Headers.RequestID))
+	}
+	w.WriteHeader(503)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type UpdateOnlineMeetingRequestObject struct {
+	MeetingID MeetingID `json:"meetingId"`
+	Params    UpdateOnlineMeetingParams
+	Body      *UpdateOnlineMeetingJSONRequestBody
+}
+
+type UpdateOnlineMeetingResponseObject interface {
+	VisitUpdateOnlineMeetingResponse(w http.ResponseWriter) error
+}
+
+type UpdateOnlineMeeting200JSONResponse struct{ OnlineMeetingJSONResponse }
+
+func (response UpdateOnlineMeeting200JSONResponse) VisitUpdateOnlineMeetingResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	if response.Headers.PreferenceApplied != nil {
+		w.Header().Set("Preference-Applied", fmt.Sprint(*response.Headers.PreferenceApplied))
+	}
+	if response.Headers.ClientRequestID != nil {
+		w.Header().Set("client-request-id", fmt.Sprint(*response.Headers.ClientRequestID))
+	}
+	if response.Headers.RequestID != nil {
+		w.Header().Set("request-id", fmt.Sprint(*response.Headers.RequestID))
+	}
+	w.WriteHeader(200)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type UpdateOnlineMeeting400JSONResponse struct{ ErrorJSONResponse }
+
+func (response UpdateOnlineMeeting400JSONResponse) VisitUpdateOnlineMeetingResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	if response.Headers.ClientRequestID != nil {
+		w.Header().Set("client-request-id", fmt.Sprint(*response.Headers.ClientRequestID))
+	}
+	if response.Headers.RequestID != nil {
+		w.Header().Set("request-id", fmt.Sprint(*response.Headers.RequestID))
+	}
+	w.WriteHeader(400)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type UpdateOnlineMeeting401ResponseHeaders struct {
+	ClientRequestID *string
+	RequestID       *string
+}
+
+type UpdateOnlineMeeting401JSONResponse struct {
+	Body    OdataError
+	Headers UpdateOnlineMeeting401ResponseHeaders
+}
+
+func (response UpdateOnlineMeeting401JSONResponse) VisitUpdateOnlineMeetingResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	if response.Headers.ClientRequestID != nil {
+		w.Header().Set("client-request-id", fmt.Sprint(*response.Headers.ClientRequestID))
+	}
+	if response.Headers.RequestID != nil {
+		w.Header().Set("request-id", fmt.Sprint(*response.Headers.RequestID))
+	}
+	w.WriteHeader(401)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type UpdateOnlineMeeting403ResponseHeaders struct {
+	ClientRequestID *string
+	RequestID       *string
+}
+
+type UpdateOnlineMeeting403JSONResponse struct {
+	Body    OdataError
+	Headers UpdateOnlineMeeting403ResponseHeaders
+}
+
+func (response UpdateOnlineMeeting403JSONResponse) VisitUpdateOnlineMeetingResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	if response.Headers.ClientRequestID != nil {
+		w.Header().Set("client-request-id", fmt.Sprint(*response.Headers.ClientRequestID))
+	}
+	if response.Headers.RequestID != nil {
+		w.Header().Set("request-id", fmt.Sprint(*response.Headers.RequestID))
+	}
+	w.WriteHeader(403)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type UpdateOnlineMeeting404ResponseHeaders struct {
+	ClientRequestID *string
+	RequestID       *string
+}
+
+type UpdateOnlineMeeting404JSONResponse struct {
+	Body    OdataError
+	Headers UpdateOnlineMeeting404ResponseHeaders
+}
+
+func (response UpdateOnlineMeeting404JSONResponse) VisitUpdateOnlineMeetingResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	if response.Headers.ClientRequestID != nil {
+		w.Header().Set("client-request-id", fmt.Sprint(*response.Headers.ClientRequestID))
+	}
+	if response.Headers.RequestID != nil {
+		w.Header().Set("request-id", fmt.Sprint(*response.Headers.RequestID))
+	}
+	w.WriteHeader(404)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type UpdateOnlineMeeting413ResponseHeaders struct {
+	ClientRequestID *string
+	RequestID       *string
+}
+
+type UpdateOnlineMeeting413JSONResponse struct {
+	Body    OdataError
+	Headers UpdateOnlineMeeting413ResponseHeaders
+}
+
+func (response UpdateOnlineMeeting413JSONResponse) VisitUpdateOnlineMeetingResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	if response.Headers.ClientRequestID != nil {
+		w.Header().Set("client-request-id", fmt.Sprint(*response.Headers.ClientRequestID))
+	}
+	if response.Headers.RequestID != nil {
+		w.Header().Set("request-id", fmt.Sprint(*response.Headers.RequestID))
+	}
+	w.WriteHeader(413)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type UpdateOnlineMeeting415ResponseHeaders struct {
+	ClientRequestID *string
+	RequestID       *string
+}
+
+type UpdateOnlineMeeting415JSONResponse struct {
+	Body    OdataError
+	Headers UpdateOnlineMeeting415ResponseHeaders
+}
+
+func (response UpdateOnlineMeeting415JSONResponse) VisitUpdateOnlineMeetingResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	if response.Headers.ClientRequestID != nil {
+		w.Header().Set("client-request-id", fmt.Sprint(*response.Headers.ClientRequestID))
+	}
+	if response.Headers.RequestID != nil {
+		w.Header().Set("request-id", fmt.Sprint(*response.Headers.RequestID))
+	}
+	w.WriteHeader(415)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type UpdateOnlineMeeting429ResponseHeaders struct {
+	ClientRequestID *string
+	RequestID       *string
+}
+
+type UpdateOnlineMeeting429JSONResponse struct {
+	Body    OdataError
+	Headers UpdateOnlineMeeting429ResponseHeaders
+}
+
+func (response UpdateOnlineMeeting429JSONResponse) VisitUpdateOnlineMeetingResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	if response.Headers.ClientRequestID != nil {
+		w.Header().Set("client-request-id", fmt.Sprint(*response.Headers.ClientRequestID))
+	}
+	if response.Headers.RequestID != nil {
+		w.Header().Set("request-id", fmt.Sprint(*response.Headers.RequestID))
+	}
+	w.WriteHeader(429)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type UpdateOnlineMeeting500ResponseHeaders struct {
+	ClientRequestID *string
+	RequestID       *string
+}
+
+type UpdateOnlineMeeting500JSONResponse struct {
+	Body    OdataError
+	Headers UpdateOnlineMeeting500ResponseHeaders
+}
+
+func (response UpdateOnlineMeeting500JSONResponse) VisitUpdateOnlineMeetingResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	if response.Headers.ClientRequestID != nil {
+		w.Header().Set("client-request-id", fmt.Sprint(*response.Headers.ClientRequestID))
+	}
+	if response.Headers.RequestID != nil {
+		w.Header().Set("request-id", fmt.Sprint(*response.Headers.RequestID))
+	}
+	w.WriteHeader(500)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type UpdateOnlineMeeting503ResponseHeaders struct {
+	ClientRequestID *string
+	RequestID       *string
+}
+
+type UpdateOnlineMeeting503JSONResponse struct {
+	Body    OdataError
+	Headers UpdateOnlineMeeting503ResponseHeaders
+}
+
+func (response UpdateOnlineMeeting503JSONResponse) VisitUpdateOnlineMeetingResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	if response.Headers.ClientRequestID != nil {
+		w.Header().Set("client-request-id", fmt.Sprint(*response.Headers.ClientRequestID))
+	}
+	if response.Headers.RequestID != nil {
+		w.Header().Set("request-id", fmt.Sprint(*response.Headers.RequestID))
+	}
+	w.WriteHeader(503)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ListUserOnlineMeetingsRequestObject struct {
+	UserID UserID `json:"userId"`
+	Params ListUserOnlineMeetingsParams
+}
+
+type ListUserOnlineMeetingsResponseObject interface {
+	VisitListUserOnlineMeetingsResponse(w http.ResponseWriter) error
+}
+
+type ListUserOnlineMeetings200JSONResponse struct {
+	OnlineMeetingCollectionJSONResponse
+}
+
+func (response ListUserOnlineMeetings200JSONResponse) VisitListUserOnlineMeetingsResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	if response.Headers.PreferenceApplied != nil {
+		w.Header().Set("Preference-Applied", fmt.Sprint(*response.Headers.PreferenceApplied))
+	}
+	if response.Headers.ClientRequestID != nil {
+		w.Header().Set("client-request-id", fmt.Sprint(*response.Headers.ClientRequestID))
+	}
+	if response.Headers.RequestID != nil {
+		w.Header().Set("request-id", fmt.Sprint(*response.Headers.RequestID))
+	}
+	w.WriteHeader(200)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ListUserOnlineMeetings400JSONResponse struct{ ErrorJSONResponse }
+
+func (response ListUserOnlineMeetings400JSONResponse) VisitListUserOnlineMeetingsResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	if response.Headers.ClientRequestID != nil {
+		w.Header().Set("client-request-id", fmt.Sprint(*response.Headers.ClientRequestID))
+	}
+	if response.Headers.RequestID != nil {
+		w.Header().Set("request-id", fmt.Sprint(*response.Headers.RequestID))
+	}
+	w.WriteHeader(400)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ListUserOnlineMeetings401ResponseHeaders struct {
+	ClientRequestID *string
+	RequestID       *string
+}
+
+type ListUserOnlineMeetings401JSONResponse struct {
+	Body    OdataError
+	Headers ListUserOnlineMeetings401ResponseHeaders
+}
+
+func (response ListUserOnlineMeetings401JSONResponse) VisitListUserOnlineMeetingsResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	if response.Headers.ClientRequestID != nil {
+		w.Header().Set("client-request-id", fmt.Sprint(*response.Headers.ClientRequestID))
+	}
+	if response.Headers.RequestID != nil {
+		w.Header().Set("request-id", fmt.Sprint(*response.Headers.RequestID))
+	}
+	w.WriteHeader(401)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ListUserOnlineMeetings403ResponseHeaders struct {
+	ClientRequestID *string
+	RequestID       *string
+}
+
+type ListUserOnlineMeetings403JSONResponse struct {
+	Body    OdataError
+	Headers ListUserOnlineMeetings403ResponseHeaders
+}
+
+func (response ListUserOnlineMeetings403JSONResponse) VisitListUserOnlineMeetingsResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	if response.Headers.ClientRequestID != nil {
+		w.Header().Set("client-request-id", fmt.Sprint(*response.Headers.ClientRequestID))
+	}
+	if response.Headers.RequestID != nil {
+		w.Header().Set("request-id", fmt.Sprint(*response.Headers.RequestID))
+	}
+	w.WriteHeader(403)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ListUserOnlineMeetings404ResponseHeaders struct {
+	ClientRequestID *string
+	RequestID       *string
+}
+
+type ListUserOnlineMeetings404JSONResponse struct {
+	Body    OdataError
+	Headers ListUserOnlineMeetings404ResponseHeaders
+}
+
+func (response ListUserOnlineMeetings404JSONResponse) VisitListUserOnlineMeetingsResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	if response.Headers.ClientRequestID != nil {
+		w.Header().Set("client-request-id", fmt.Sprint(*response.Headers.ClientRequestID))
+	}
+	if response.Headers.RequestID != nil {
+		w.Header().Set("request-id", fmt.Sprint(*response.Headers.RequestID))
+	}
+	w.WriteHeader(404)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ListUserOnlineMeetings429ResponseHeaders struct {
+	ClientRequestID *string
+	RequestID       *string
+}
+
+type ListUserOnlineMeetings429JSONResponse struct {
+	Body    OdataError
+	Headers ListUserOnlineMeetings429ResponseHeaders
+}
+
+func (response ListUserOnlineMeetings429JSONResponse) VisitListUserOnlineMeetingsResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	if response.Headers.ClientRequestID != nil {
+		w.Header().Set("client-request-id", fmt.Sprint(*response.Headers.ClientRequestID))
+	}
+	if response.Headers.RequestID != nil {
+		w.Header().Set("request-id", fmt.Sprint(*response.Headers.RequestID))
+	}
+	w.WriteHeader(429)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ListUserOnlineMeetings500ResponseHeaders struct {
+	ClientRequestID *string
+	RequestID       *string
+}
+
+type ListUserOnlineMeetings500JSONResponse struct {
+	Body    OdataError
+	Headers ListUserOnlineMeetings500ResponseHeaders
+}
+
+func (response ListUserOnlineMeetings500JSONResponse) VisitListUserOnlineMeetingsResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	if response.Headers.ClientRequestID != nil {
+		w.Header().Set("client-request-id", fmt.Sprint(*response.Headers.ClientRequestID))
+	}
+	if response.Headers.RequestID != nil {
+		w.Header().Set("request-id", fmt.Sprint(*response.Headers.RequestID))
+	}
+	w.WriteHeader(500)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ListUserOnlineMeetings503ResponseHeaders struct {
+	ClientRequestID *string
+	RequestID       *string
+}
+
+type ListUserOnlineMeetings503JSONResponse struct {
+	Body    OdataError
+	Headers ListUserOnlineMeetings503ResponseHeaders
+}
+
+func (response ListUserOnlineMeetings503JSONResponse) VisitListUserOnlineMeetingsResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	if response.Headers.ClientRequestID != nil {
+		w.Header().Set("client-request-id", fmt.Sprint(*response.Headers.ClientRequestID))
+	}
+	if response.Headers.RequestID != nil {
+		w.Header().Set("request-id", fmt.Sprint(*response.Headers.RequestID))
+	}
+	w.WriteHeader(503)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type CreateUserOnlineMeetingRequestObject struct {
+	UserID UserID `json:"userId"`
+	Params CreateUserOnlineMeetingParams
+	Body   *CreateUserOnlineMeetingJSONRequestBody
+}
+
+type CreateUserOnlineMeetingResponseObject interface {
+	VisitCreateUserOnlineMeetingResponse(w http.ResponseWriter) error
+}
+
+type CreateUserOnlineMeeting201JSONResponse struct {
+	OnlineMeetingCreatedJSONResponse
+}
+
+func (response CreateUserOnlineMeeting201JSONResponse) VisitCreateUserOnlineMeetingResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	if response.Headers.PreferenceApplied != nil {
+		w.Header().Set("Preference-Applied", fmt.Sprint(*response.Headers.PreferenceApplied))
+	}
+	if response.Headers.ClientRequestID != nil {
+		w.Header().Set("client-request-id", fmt.Sprint(*response.Headers.ClientRequestID))
+	}
+	if response.Headers.RequestID != nil {
+		w.Header().Set("request-id", fmt.Sprint(*response.Headers.RequestID))
+	}
+	w.WriteHeader(201)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type CreateUserOnlineMeeting400JSONResponse struct{ ErrorJSONResponse }
+
+func (response CreateUserOnlineMeeting400JSONResponse) VisitCreateUserOnlineMeetingResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	if response.Headers.ClientRequestID != nil {
+		w.Header().Set("client-request-id", fmt.Sprint(*response.Headers.ClientRequestID))
+	}
+	if response.Headers.RequestID != nil {
+		w.Header().Set("request-id", fmt.Sprint(*response.Headers.RequestID))
+	}
+	w.WriteHeader(400)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type CreateUserOnlineMeeting401ResponseHeaders struct {
+	ClientRequestID *string
+	RequestID       *string
+}
+
+type CreateUserOnlineMeeting401JSONResponse struct {
+	Body    OdataError
+	Headers CreateUserOnlineMeeting401ResponseHeaders
+}
+
+func (response CreateUserOnlineMeeting401JSONResponse) VisitCreateUserOnlineMeetingResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	if response.Headers.ClientRequestID != nil {
+		w.Header().Set("client-request-id", fmt.Sprint(*response.Headers.ClientRequestID))
+	}
+	if response.Headers.RequestID != nil {
+		w.Header().Set("request-id", fmt.Sprint(*response.Headers.RequestID))
+	}
+	w.WriteHeader(401)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type CreateUserOnlineMeeting403ResponseHeaders struct {
+	ClientRequestID *string
+	RequestID       *string
+}
+
+type CreateUserOnlineMeeting403JSONResponse struct {
+	Body    OdataError
+	Headers CreateUserOnlineMeeting403ResponseHeaders
+}
+
+func (response CreateUserOnlineMeeting403JSONResponse) VisitCreateUserOnlineMeetingResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	if response.Headers.ClientRequestID != nil {
+		w.Header().Set("client-request-id", fmt.Sprint(*response.Headers.ClientRequestID))
+	}
+	if response.Headers.RequestID != nil {
+		w.Header().Set("request-id", fmt.Sprint(*response.Headers.RequestID))
+	}
+	w.WriteHeader(403)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type CreateUserOnlineMeeting404ResponseHeaders struct {
+	ClientRequestID *string
+	RequestID       *string
+}
+
+type CreateUserOnlineMeeting404JSONResponse struct {
+	Body    OdataError
+	Headers CreateUserOnlineMeeting404ResponseHeaders
+}
+
+func (response CreateUserOnlineMeeting404JSONResponse) VisitCreateUserOnlineMeetingResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	if response.Headers.ClientRequestID != nil {
+		w.Header().Set("client-request-id", fmt.Sprint(*response.Headers.ClientRequestID))
+	}
+	if response.Headers.RequestID != nil {
+		w.Header().Set("request-id", fmt.Sprint(*response.Headers.RequestID))
+	}
+	w.WriteHeader(404)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type CreateUserOnlineMeeting413ResponseHeaders struct {
+	ClientRequestID *string
+	RequestID       *string
+}
+
+type CreateUserOnlineMeeting413JSONResponse struct {
+	Body    OdataError
+	Headers CreateUserOnlineMeeting413ResponseHeaders
+}
+
+func (response CreateUserOnlineMeeting413JSONResponse) VisitCreateUserOnlineMeetingResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	if response.Headers.ClientRequestID != nil {
+		w.Header().Set("client-request-id", fmt.Sprint(*response.Headers.ClientRequestID))
+	}
+	if response.Headers.RequestID != nil {
+		w.Header().Set("request-id", fmt.Sprint(*response.Headers.RequestID))
+	}
+	w.WriteHeader(413)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type CreateUserOnlineMeeting415ResponseHeaders struct {
+	ClientRequestID *string
+	RequestID       *string
+}
+
+type CreateUserOnlineMeeting415JSONResponse struct {
+	Body    OdataError
+	Headers CreateUserOnlineMeeting415ResponseHeaders
+}
+
+func (response CreateUserOnlineMeeting415JSONResponse) VisitCreateUserOnlineMeetingResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	if response.Headers.ClientRequestID != nil {
+		w.Header().Set("client-request-id", fmt.Sprint(*response.Headers.ClientRequestID))
+	}
+	if response.Headers.RequestID != nil {
+		w.Header().Set("request-id", fmt.Sprint(*response.Headers.RequestID))
+	}
+	w.WriteHeader(415)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type CreateUserOnlineMeeting429ResponseHeaders struct {
+	ClientRequestID *string
+	RequestID       *string
+}
+
+type CreateUserOnlineMeeting429JSONResponse struct {
+	Body    OdataError
+	Headers CreateUserOnlineMeeting429ResponseHeaders
+}
+
+func (response CreateUserOnlineMeeting429JSONResponse) VisitCreateUserOnlineMeetingResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	if response.Headers.ClientRequestID != nil {
+		w.Header().Set("client-request-id", fmt.Sprint(*response.Headers.ClientRequestID))
+	}
+	if response.Headers.RequestID != nil {
+		w.Header().Set("request-id", fmt.Sprint(*response.Headers.RequestID))
+	}
+	w.WriteHeader(429)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type CreateUserOnlineMeeting500ResponseHeaders struct {
+	ClientRequestID *string
+	RequestID       *string
+}
+
+type CreateUserOnlineMeeting500JSONResponse struct {
+	Body    OdataError
+	Headers CreateUserOnlineMeeting500ResponseHeaders
+}
+
+func (response CreateUserOnlineMeeting500JSONResponse) VisitCreateUserOnlineMeetingResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	if response.Headers.ClientRequestID != nil {
+		w.Header().Set("client-request-id", fmt.Sprint(*response.Headers.ClientRequestID))
+	}
+	if response.Headers.RequestID != nil {
+		w.Header().Set("request-id", fmt.Sprint(*response.Headers.RequestID))
+	}
+	w.WriteHeader(500)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type CreateUserOnlineMeeting503ResponseHeaders struct {
+	ClientRequestID *string
+	RequestID       *string
+}
+
+type CreateUserOnlineMeeting503JSONResponse struct {
+	Body    OdataError
+	Headers CreateUserOnlineMeeting503ResponseHeaders
+}
+
+func (response CreateUserOnlineMeeting503JSONResponse) VisitCreateUserOnlineMeetingResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	if response.Headers.ClientRequestID != nil {
+		w.Header().Set("client-request-id", fmt.Sprint(*response.Headers.ClientRequestID))
+	}
+	if response.Headers.RequestID != nil {
+		w.Header().Set("request-id", fmt.Sprint(*response.Headers.RequestID))
+	}
+	w.WriteHeader(503)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type CreateOrGetUserOnlineMeetingRequestObject struct {
+	UserID UserID `json:"userId"`
+	Params CreateOrGetUserOnlineMeetingParams
+	Body   *CreateOrGetUserOnlineMeetingJSONRequestBody
+}
+
+type CreateOrGetUserOnlineMeetingResponseObject interface {
+	VisitCreateOrGetUserOnlineMeetingResponse(w http.ResponseWriter) error
+}
+
+type CreateOrGetUserOnlineMeeting200JSONResponse struct{ OnlineMeetingJSONResponse }
+
+func (response CreateOrGetUserOnlineMeeting200JSONResponse) VisitCreateOrGetUserOnlineMeetingResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	if response.Headers.PreferenceApplied != nil {
+		w.Header().Set("Preference-Applied", fmt.Sprint(*response.Headers.PreferenceApplied))
+	}
+	if response.Headers.ClientRequestID != nil {
+		w.Header().Set("client-request-id", fmt.Sprint(*response.Headers.ClientRequestID))
+	}
+	if response.Headers.RequestID != nil {
+		w.Header().Set("request-id", fmt.Sprint(*response.Headers.RequestID))
+	}
+	w.WriteHeader(200)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type CreateOrGetUserOnlineMeeting201JSONResponse struct {
+	OnlineMeetingCreatedJSONResponse
+}
+
+func (response CreateOrGetUserOnlineMeeting201JSONResponse) VisitCreateOrGetUserOnlineMeetingResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	if response.Headers.PreferenceApplied != nil {
+		w.Header().Set("Preference-Applied", fmt.Sprint(*response.Headers.PreferenceApplied))
+	}
+	if response.Headers.ClientRequestID != nil {
+		w.Header().Set("client-request-id", fmt.Sprint(*response.Headers.ClientRequestID))
+	}
+	if response.Headers.RequestID != nil {
+		w.Header().Set("request-id", fmt.Sprint(*response.Headers.RequestID))
+	}
+	w.WriteHeader(201)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type CreateOrGetUserOnlineMeeting400JSONResponse struct{ ErrorJSONResponse }
+
+func (response CreateOrGetUserOnlineMeeting400JSONResponse) VisitCreateOrGetUserOnlineMeetingResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	if response.Headers.ClientRequestID != nil {
+		w.Header().Set("client-request-id", fmt.Sprint(*response.Headers.ClientRequestID))
+	}
+	if response.Headers.RequestID != nil {
+		w.Header().Set("request-id", fmt.Sprint(*response.Headers.RequestID))
+	}
+	w.WriteHeader(400)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type CreateOrGetUserOnlineMeeting401ResponseHeaders struct {
+	ClientRequestID *string
+	RequestID       *string
+}
+
+type CreateOrGetUserOnlineMeeting401JSONResponse struct {
+	Body    OdataError
+	Headers CreateOrGetUserOnlineMeeting401ResponseHeaders
+}
+
+func (response CreateOrGetUserOnlineMeeting401JSONResponse) VisitCreateOrGetUserOnlineMeetingResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	if response.Headers.ClientRequestID != nil {
+		w.Header().Set("client-request-id", fmt.Sprint(*response.Headers.ClientRequestID))
+	}
+	if response.Headers.RequestID != nil {
+		w.Header().Set("request-id", fmt.Sprint(*response.Headers.RequestID))
+	}
+	w.WriteHeader(401)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type CreateOrGetUserOnlineMeeting403ResponseHeaders struct {
+	ClientRequestID *string
+	RequestID       *string
+}
+
+type CreateOrGetUserOnlineMeeting403JSONResponse struct {
+	Body    OdataError
+	Headers CreateOrGetUserOnlineMeeting403ResponseHeaders
+}
+
+func (response CreateOrGetUserOnlineMeeting403JSONResponse) VisitCreateOrGetUserOnlineMeetingResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	if response.Headers.ClientRequestID != nil {
+		w.Header().Set("client-request-id", fmt.Sprint(*response.Headers.ClientRequestID))
+	}
+	if response.Headers.RequestID != nil {
+		w.Header().Set("request-id", fmt.Sprint(*response.Headers.RequestID))
+	}
+	w.WriteHeader(403)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type CreateOrGetUserOnlineMeeting404ResponseHeaders struct {
+	ClientRequestID *string
+	RequestID       *string
+}
+
+type CreateOrGetUserOnlineMeeting404JSONResponse struct {
+	Body    OdataError
+	Headers CreateOrGetUserOnlineMeeting404ResponseHeaders
+}
+
+func (response CreateOrGetUserOnlineMeeting404JSONResponse) VisitCreateOrGetUserOnlineMeetingResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	if response.Headers.ClientRequestID != nil {
+		w.Header().Set("client-request-id", fmt.Sprint(*response.Headers.ClientRequestID))
+	}
+	if response.Headers.RequestID != nil {
+		w.Header().Set("request-id", fmt.Sprint(*response.Headers.RequestID))
+	}
+	w.WriteHeader(404)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type CreateOrGetUserOnlineMeeting413ResponseHeaders struct {
+	ClientRequestID *string
+	RequestID       *string
+}
+
+type CreateOrGetUserOnlineMeeting413JSONResponse struct {
+	Body    OdataError
+	Headers CreateOrGetUserOnlineMeeting413ResponseHeaders
+}
+
+func (response CreateOrGetUserOnlineMeeting413JSONResponse) VisitCreateOrGetUserOnlineMeetingResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	if response.Headers.ClientRequestID != nil {
+		w.Header().Set("client-request-id", fmt.Sprint(*response.Headers.ClientRequestID))
+	}
+	if response.Headers.RequestID != nil {
+		w.Header().Set("request-id", fmt.Sprint(*response.Headers.RequestID))
+	}
+	w.WriteHeader(413)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type CreateOrGetUserOnlineMeeting415ResponseHeaders struct {
+	ClientRequestID *string
+	RequestID       *string
+}
+
+type CreateOrGetUserOnlineMeeting415JSONResponse struct {
+	Body    OdataError
+	Headers CreateOrGetUserOnlineMeeting415ResponseHeaders
+}
+
+func (response CreateOrGetUserOnlineMeeting415JSONResponse) VisitCreateOrGetUserOnlineMeetingResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	if response.Headers.ClientRequestID != nil {
+		w.Header().Set("client-request-id", fmt.Sprint(*response.Headers.ClientRequestID))
+	}
+	if response.Headers.RequestID != nil {
+		w.Header().Set("request-id", fmt.Sprint(*response.Headers.RequestID))
+	}
+	w.WriteHeader(415)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type CreateOrGetUserOnlineMeeting429ResponseHeaders struct {
+	ClientRequestID *string
+	RequestID       *string
+}
+
+type CreateOrGetUserOnlineMeeting429JSONResponse struct {
+	Body    OdataError
+	Headers CreateOrGetUserOnlineMeeting429ResponseHeaders
+}
+
+func (response CreateOrGetUserOnlineMeeting429JSONResponse) VisitCreateOrGetUserOnlineMeetingResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	if response.Headers.ClientRequestID != nil {
+		w.Header().Set("client-request-id", fmt.Sprint(*response.Headers.ClientRequestID))
+	}
+	if response.Headers.RequestID != nil {
+		w.Header().Set("request-id", fmt.Sprint(*response.Headers.RequestID))
+	}
+	w.WriteHeader(429)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type CreateOrGetUserOnlineMeeting500ResponseHeaders struct {
+	ClientRequestID *string
+	RequestID       *string
+}
+
+type CreateOrGetUserOnlineMeeting500JSONResponse struct {
+	Body    OdataError
+	Headers CreateOrGetUserOnlineMeeting500ResponseHeaders
+}
+
+func (response CreateOrGetUserOnlineMeeting500JSONResponse) VisitCreateOrGetUserOnlineMeetingResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	if response.Headers.ClientRequestID != nil {
+		w.Header().Set("client-request-id", fmt.Sprint(*response.Headers.ClientRequestID))
+	}
+	if response.Headers.RequestID != nil {
+		w.Header().Set("request-id", fmt.Sprint(*response.Headers.RequestID))
+	}
+	w.WriteHeader(500)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type CreateOrGetUserOnlineMeeting503ResponseHeaders struct {
+	ClientRequestID *string
+	RequestID       *string
+}
+
+type CreateOrGetUserOnlineMeeting503JSONResponse struct {
+	Body    OdataError
+	Headers CreateOrGetUserOnlineMeeting503ResponseHeaders
+}
+
+func (response CreateOrGetUserOnlineMeeting503JSONResponse) VisitCreateOrGetUserOnlineMeetingResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	if response.Headers.ClientRequestID != nil {
+		w.Header().Set("client-request-id", fmt.Sprint(*response.Headers.ClientRequestID))
+	}
+	if response.Headers.RequestID != nil {
+		w.Header().Set("request-id", fmt.Sprint(*response.Headers.RequestID))
+	}
+	w.WriteHeader(503)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type DeleteUserOnlineMeetingRequestObject struct {
+	UserID    UserID    `json:"userId"`
+	MeetingID MeetingID `json:"meetingId"`
+	Params    DeleteUserOnlineMeetingParams
+}
+
+type DeleteUserOnlineMeetingResponseObject interface {
+	VisitDeleteUserOnlineMeetingResponse(w http.ResponseWriter) error
+}
+
+type DeleteUserOnlineMeeting204Response = NoContentResponse
+
+func (response DeleteUserOnlineMeeting204Response) VisitDeleteUserOnlineMeetingResponse(w http.ResponseWriter) error {
+	if response.Headers.ClientRequestID != nil {
+		w.Header().Set("client-request-id", fmt.Sprint(*response.Headers.ClientRequestID))
+	}
+	if response.Headers.RequestID != nil {
+		w.Header().Set("request-id", fmt.Sprint(*response.Headers.RequestID))
+	}
+	w.WriteHeader(204)
+	return nil
+}
+
+type DeleteUserOnlineMeeting400JSONResponse struct{ ErrorJSONResponse }
+
+func (response DeleteUserOnlineMeeting400JSONResponse) VisitDeleteUserOnlineMeetingResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	if response.Headers.ClientRequestID != nil {
+		w.Header().Set("client-request-id", fmt.Sprint(*response.Headers.ClientRequestID))
+	}
+	if response.Headers.RequestID != nil {
+		w.Header().Set("request-id", fmt.Sprint(*response.Headers.RequestID))
+	}
+	w.WriteHeader(400)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type DeleteUserOnlineMeeting401ResponseHeaders struct {
+	ClientRequestID *string
+	RequestID       *string
+}
+
+type DeleteUserOnlineMeeting401JSONResponse struct {
+	Body    OdataError
+	Headers DeleteUserOnlineMeeting401ResponseHeaders
+}
+
+func (response DeleteUserOnlineMeeting401JSONResponse) VisitDeleteUserOnlineMeetingResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	if response.Headers.ClientRequestID != nil {
+		w.Header().Set("client-request-id", fmt.Sprint(*response.Headers.ClientRequestID))
+	}
+	if response.Headers.RequestID != nil {
+		w.Header().Set("request-id", fmt.Sprint(*response.Headers.RequestID))
+	}
+	w.WriteHeader(401)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type DeleteUserOnlineMeeting403ResponseHeaders struct {
+	ClientRequestID *string
+	RequestID       *string
+}
+
+type DeleteUserOnlineMeeting403JSONResponse struct {
+	Body    OdataError
+	Headers DeleteUserOnlineMeeting403ResponseHeaders
+}
+
+func (response DeleteUserOnlineMeeting403JSONResponse) VisitDeleteUserOnlineMeetingResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	if response.Headers.ClientRequestID != nil {
+		w.Header().Set("client-request-id", fmt.Sprint(*response.Headers.ClientRequestID))
+	}
+	if response.Headers.RequestID != nil {
+		w.Header().Set("request-id", fmt.Sprint(*response.Headers.RequestID))
+	}
+	w.WriteHeader(403)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type DeleteUserOnlineMeeting404ResponseHeaders struct {
+	ClientRequestID *string
+	RequestID       *string
+}
+
+type DeleteUserOnlineMeeting404JSONResponse struct {
+	Body    OdataError
+	Headers DeleteUserOnlineMeeting404ResponseHeaders
+}
+
+func (response DeleteUserOnlineMeeting404JSONResponse) VisitDeleteUserOnlineMeetingResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	if response.Headers.ClientRequestID != nil {
+		w.Header().Set("client-request-id", fmt.Sprint(*response.Headers.ClientRequestID))
+	}
+	if response.Headers.RequestID != nil {
+		w.Header().Set("request-id", fmt.Sprint(*response.Headers.RequestID))
+	}
+	w.WriteHeader(404)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type DeleteUserOnlineMeeting429ResponseHeaders struct {
+	ClientRequestID *string
+	RequestID       *string
+}
+
+type DeleteUserOnlineMeeting429JSONResponse struct {
+	Body    OdataError
+	Headers DeleteUserOnlineMeeting429ResponseHeaders
+}
+
+func (response DeleteUserOnlineMeeting429JSONResponse) VisitDeleteUserOnlineMeetingResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	if response.Headers.ClientRequestID != nil {
+		w.Header().Set("client-request-id", fmt.Sprint(*response.Headers.ClientRequestID))
+	}
+	if response.Headers.RequestID != nil {
+		w.Header().Set("request-id", fmt.Sprint(*response.Headers.RequestID))
+	}
+	w.WriteHeader(429)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type DeleteUserOnlineMeeting500ResponseHeaders struct {
+	ClientRequestID *string
+	RequestID       *string
+}
+
+type DeleteUserOnlineMeeting500JSONResponse struct {
+	Body    OdataError
+	Headers DeleteUserOnlineMeeting500ResponseHeaders
+}
+
+func (response DeleteUserOnlineMeeting500JSONResponse) VisitDeleteUserOnlineMeetingResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	if response.Headers.ClientRequestID != nil {
+		w.Header().Set("client-request-id", fmt.Sprint(*response.Headers.ClientRequestID))
+	}
+	if response.Headers.RequestID != nil {
+		w.Header().Set("request-id", fmt.Sprint(*response.Headers.RequestID))
+	}
+	w.WriteHeader(500)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type DeleteUserOnlineMeeting503ResponseHeaders struct {
+	ClientRequestID *string
+	RequestID       *string
+}
+
+type DeleteUserOnlineMeeting503JSONResponse struct {
+	Body    OdataError
+	Headers DeleteUserOnlineMeeting503ResponseHeaders
+}
+
+func (response DeleteUserOnlineMeeting503JSONResponse) VisitDeleteUserOnlineMeetingResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	if response.Headers.ClientRequestID != nil {
+		w.Header().Set("client-request-id", fmt.Sprint(*response.Headers.ClientRequestID))
+	}
+	if response.Headers.RequestID != nil {
+		w.Header().Set("request-id", fmt.Sprint(*response.Headers.RequestID))
+	}
+	w.WriteHeader(503)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type GetUserOnlineMeetingRequestObject struct {
+	UserID    UserID    `json:"userId"`
+	MeetingID MeetingID `json:"meetingId"`
+	Params    GetUserOnlineMeetingParams
+}
+
+type GetUserOnlineMeetingResponseObject interface {
+	VisitGetUserOnlineMeetingResponse(w http.ResponseWriter) error
+}
+
+type GetUserOnlineMeeting200JSONResponse struct{ OnlineMeetingJSONResponse }
+
+func (response GetUserOnlineMeeting200JSONResponse) VisitGetUserOnlineMeetingResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	if response.Headers.PreferenceApplied != nil {
+		w.Header().Set("Preference-Applied", fmt.Sprint(*response.Headers.PreferenceApplied))
+	}
+	if response.Headers.ClientRequestID != nil {
+		w.Header().Set("client-request-id", fmt.Sprint(*response.Headers.ClientRequestID))
+	}
+	if response.Headers.RequestID != nil {
+		w.Header().Set("request-id", fmt.Sprint(*response.Headers.RequestID))
+	}
+	w.WriteHeader(200)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type GetUserOnlineMeeting400JSONResponse struct{ ErrorJSONResponse }
+
+func (response GetUserOnlineMeeting400JSONResponse) VisitGetUserOnlineMeetingResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	if response.Headers.ClientRequestID != nil {
+		w.Header().Set("client-request-id", fmt.Sprint(*response.Headers.ClientRequestID))
+	}
+	if response.Headers.RequestID != nil {
+		w.Header().Set("request-id", fmt.Sprint(*response.Headers.RequestID))
+	}
+	w.WriteHeader(400)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type GetUserOnlineMeeting401ResponseHeaders struct {
+	ClientRequestID *string
+	RequestID       *string
+}
+
+type GetUserOnlineMeeting401JSONResponse struct {
+	Body    OdataError
+	Headers GetUserOnlineMeeting401ResponseHeaders
+}
+
+func (response GetUserOnlineMeeting401JSONResponse) VisitGetUserOnlineMeetingResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	if response.Headers.ClientRequestID != nil {
+		w.Header().Set("client-request-id", fmt.Sprint(*response.Headers.ClientRequestID))
+	}
+	if response.Headers.RequestID != nil {
+		w.Header().Set("request-id", fmt.Sprint(*response.Headers.RequestID))
+	}
+	w.WriteHeader(401)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type GetUserOnlineMeeting403ResponseHeaders struct {
+	ClientRequestID *string
+	RequestID       *string
+}
+
+type GetUserOnlineMeeting403JSONResponse struct {
+	Body    OdataError
+	Headers GetUserOnlineMeeting403ResponseHeaders
+}
+
+func (response GetUserOnlineMeeting403JSONResponse) VisitGetUserOnlineMeetingResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	if response.Headers.ClientRequestID != nil {
+		w.Header().Set("client-request-id", fmt.Sprint(*response.Headers.ClientRequestID))
+	}
+	if response.Headers.RequestID != nil {
+		w.Header().Set("request-id", fmt.Sprint(*response.Headers.RequestID))
+	}
+	w.WriteHeader(403)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type GetUserOnlineMeeting404ResponseHeaders struct {
+	ClientRequestID *string
+	RequestID       *string
+}
+
+type GetUserOnlineMeeting404JSONResponse struct {
+	Body    OdataError
+	Headers GetUserOnlineMeeting404ResponseHeaders
+}
+
+func (response GetUserOnlineMeeting404JSONResponse) VisitGetUserOnlineMeetingResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	if response.Headers.ClientRequestID != nil {
+		w.Header().Set("client-request-id", fmt.Sprint(*response.Headers.ClientRequestID))
+	}
+	if response.Headers.RequestID != nil {
+		w.Header().Set("request-id", fmt.Sprint(*response.Headers.RequestID))
+	}
+	w.WriteHeader(404)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type GetUserOnlineMeeting429ResponseHeaders struct {
+	ClientRequestID *string
+	RequestID       *string
+}
+
+type GetUserOnlineMeeting429JSONResponse struct {
+	Body    OdataError
+	Headers GetUserOnlineMeeting429ResponseHeaders
+}
+
+func (response GetUserOnlineMeeting429JSONResponse) VisitGetUserOnlineMeetingResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	if response.Headers.ClientRequestID != nil {
+		w.Header().Set("client-request-id", fmt.Sprint(*response.Headers.ClientRequestID))
+	}
+	if response.Headers.RequestID != nil {
+		w.Header().Set("request-id", fmt.Sprint(*response.Headers.RequestID))
+	}
+	w.WriteHeader(429)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type GetUserOnlineMeeting500ResponseHeaders struct {
+	ClientRequestID *string
+	RequestID       *string
+}
+
+type GetUserOnlineMeeting500JSONResponse struct {
+	Body    OdataError
+	Headers GetUserOnlineMeeting500ResponseHeaders
+}
+
+func (response GetUserOnlineMeeting500JSONResponse) VisitGetUserOnlineMeetingResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	if response.Headers.ClientRequestID != nil {
+		w.Header().Set("client-request-id", fmt.Sprint(*response.Headers.ClientRequestID))
+	}
+	if response.Headers.RequestID != nil {
+		w.Header().Set("request-id", fmt.Sprint(*response.Headers.RequestID))
+	}
+	w.WriteHeader(500)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type GetUserOnlineMeeting503ResponseHeaders struct {
+	ClientRequestID *string
+	RequestID       *string
+}
+
+type GetUserOnlineMeeting503JSONResponse struct {
+	Body    OdataError
+	Headers GetUserOnlineMeeting503ResponseHeaders
+}
+
+func (response GetUserOnlineMeeting503JSONResponse) VisitGetUserOnlineMeetingResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	if response.Headers.ClientRequestID != nil {
+		w.Header().Set("client-request-id", fmt.Sprint(*response.Headers.ClientRequestID))
+	}
+	if response.Headers.RequestID != nil {
+		w.Header().Set("request-id", fmt.Sprint(*response.Headers.RequestID))
+	}
+	w.WriteHeader(503)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type UpdateUserOnlineMeetingRequestObject struct {
+	UserID    UserID    `json:"userId"`
+	MeetingID MeetingID `json:"meetingId"`
+	Params    UpdateUserOnlineMeetingParams
+	Body      *UpdateUserOnlineMeetingJSONRequestBody
+}
+
+type UpdateUserOnlineMeetingResponseObject interface {
+	VisitUpdateUserOnlineMeetingResponse(w http.ResponseWriter) error
+}
+
+type UpdateUserOnlineMeeting200JSONResponse struct{ OnlineMeetingJSONResponse }
+
+func (response UpdateUserOnlineMeeting200JSONResponse) VisitUpdateUserOnlineMeetingResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	if response.Headers.PreferenceApplied != nil {
+		w.Header().Set("Preference-Applied", fmt.Sprint(*response.Headers.PreferenceApplied))
+	}
+	if response.Headers.ClientRequestID != nil {
+		w.Header().Set("client-request-id", fmt.Sprint(*response.Headers.ClientRequestID))
+	}
+	if response.Headers.RequestID != nil {
+		w.Header().Set("request-id", fmt.Sprint(*response.Headers.RequestID))
+	}
+	w.WriteHeader(200)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type UpdateUserOnlineMeeting400JSONResponse struct{ ErrorJSONResponse }
+
+func (response UpdateUserOnlineMeeting400JSONResponse) VisitUpdateUserOnlineMeetingResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	if response.Headers.ClientRequestID != nil {
+		w.Header().Set("client-request-id", fmt.Sprint(*response.Headers.ClientRequestID))
+	}
+	if response.Headers.RequestID != nil {
+		w.Header().Set("request-id", fmt.Sprint(*response.Headers.RequestID))
+	}
+	w.WriteHeader(400)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type UpdateUserOnlineMeeting401ResponseHeaders struct {
+	ClientRequestID *string
+	RequestID       *string
+}
+
+type UpdateUserOnlineMeeting401JSONResponse struct {
+	Body    OdataError
+	Headers UpdateUserOnlineMeeting401ResponseHeaders
+}
+
+func (response UpdateUserOnlineMeeting401JSONResponse) VisitUpdateUserOnlineMeetingResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	if response.Headers.ClientRequestID != nil {
+		w.Header().Set("client-request-id", fmt.Sprint(*response.Headers.ClientRequestID))
+	}
+	if response.Headers.RequestID != nil {
+		w.Header().Set("request-id", fmt.Sprint(*response.Headers.RequestID))
+	}
+	w.WriteHeader(401)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type UpdateUserOnlineMeeting403ResponseHeaders struct {
+	ClientRequestID *string
+	RequestID       *string
+}
+
+type UpdateUserOnlineMeeting403JSONResponse struct {
+	Body    OdataError
+	Headers UpdateUserOnlineMeeting403ResponseHeaders
+}
+
+func (response UpdateUserOnlineMeeting403JSONResponse) VisitUpdateUserOnlineMeetingResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	if response.Headers.ClientRequestID != nil {
+		w.Header().Set("client-request-id", fmt.Sprint(*response.Headers.ClientRequestID))
+	}
+	if response.Headers.RequestID != nil {
+		w.Header().Set("request-id", fmt.Sprint(*response.Headers.RequestID))
+	}
+	w.WriteHeader(403)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type UpdateUserOnlineMeeting404ResponseHeaders struct {
+	ClientRequestID *string
+	RequestID       *string
+}
+
+type UpdateUserOnlineMeeting404JSONResponse struct {
+	Body    OdataError
+	Headers UpdateUserOnlineMeeting404ResponseHeaders
+}
+
+func (response UpdateUserOnlineMeeting404JSONResponse) VisitUpdateUserOnlineMeetingResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	if response.Headers.ClientRequestID != nil {
+		w.Header().Set("client-request-id", fmt.Sprint(*response.Headers.ClientRequestID))
+	}
+	if response.Headers.RequestID != nil {
+		w.Header().Set("request-id", fmt.Sprint(*response.Headers.RequestID))
+	}
+	w.WriteHeader(404)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type UpdateUserOnlineMeeting413ResponseHeaders struct {
+	ClientRequestID *string
+	RequestID       *string
+}
+
+type UpdateUserOnlineMeeting413JSONResponse struct {
+	Body    OdataError
+	Headers UpdateUserOnlineMeeting413ResponseHeaders
+}
+
+func (response UpdateUserOnlineMeeting413JSONResponse) VisitUpdateUserOnlineMeetingResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	if response.Headers.ClientRequestID != nil {
+		w.Header().Set("client-request-id", fmt.Sprint(*response.Headers.ClientRequestID))
+	}
+	if response.Headers.RequestID != nil {
+		w.Header().Set("request-id", fmt.Sprint(*response.Headers.RequestID))
+	}
+	w.WriteHeader(413)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type UpdateUserOnlineMeeting415ResponseHeaders struct {
+	ClientRequestID *string
+	RequestID       *string
+}
+
+type UpdateUserOnlineMeeting415JSONResponse struct {
+	Body    OdataError
+	Headers UpdateUserOnlineMeeting415ResponseHeaders
+}
+
+func (response UpdateUserOnlineMeeting415JSONResponse) VisitUpdateUserOnlineMeetingResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	if response.Headers.ClientRequestID != nil {
+		w.Header().Set("client-request-id", fmt.Sprint(*response.Headers.ClientRequestID))
+	}
+	if response.Headers.RequestID != nil {
+		w.Header().Set("request-id", fmt.Sprint(*response.Headers.RequestID))
+	}
+	w.WriteHeader(415)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type UpdateUserOnlineMeeting429ResponseHeaders struct {
+	ClientRequestID *string
+	RequestID       *string
+}
+
+type UpdateUserOnlineMeeting429JSONResponse struct {
+	Body    OdataError
+	Headers UpdateUserOnlineMeeting429ResponseHeaders
+}
+
+func (response UpdateUserOnlineMeeting429JSONResponse) VisitUpdateUserOnlineMeetingResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	if response.Headers.ClientRequestID != nil {
+		w.Header().Set("client-request-id", fmt.Sprint(*response.Headers.ClientRequestID))
+	}
+	if response.Headers.RequestID != nil {
+		w.Header().Set("request-id", fmt.Sprint(*response.Headers.RequestID))
+	}
+	w.WriteHeader(429)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type UpdateUserOnlineMeeting500ResponseHeaders struct {
+	ClientRequestID *string
+	RequestID       *string
+}
+
+type UpdateUserOnlineMeeting500JSONResponse struct {
+	Body    OdataError
+	Headers UpdateUserOnlineMeeting500ResponseHeaders
+}
+
+func (response UpdateUserOnlineMeeting500JSONResponse) VisitUpdateUserOnlineMeetingResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	if response.Headers.ClientRequestID != nil {
+		w.Header().Set("client-request-id", fmt.Sprint(*response.Headers.ClientRequestID))
+	}
+	if response.Headers.RequestID != nil {
+		w.Header().Set("request-id", fmt.Sprint(*response.Headers.RequestID))
+	}
+	w.WriteHeader(500)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type UpdateUserOnlineMeeting503ResponseHeaders struct {
+	ClientRequestID *string
+	RequestID       *string
+}
+
+type UpdateUserOnlineMeeting503JSONResponse struct {
+	Body    OdataError
+	Headers UpdateUserOnlineMeeting503ResponseHeaders
+}
+
+func (response UpdateUserOnlineMeeting503JSONResponse) VisitUpdateUserOnlineMeetingResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	if response.Headers.ClientRequestID != nil {
+		w.Header().Set("client-request-id", fmt.Sprint(*response.Headers.ClientRequestID))
+	}
+	if response.Headers.RequestID != nil {
+		w.Header().Set("request-id", fmt.Sprint(*response.Headers.RequestID))
+	}
+	w.WriteHeader(503)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
 // StrictServerInterface represents all server handlers.
 type StrictServerInterface interface {
+	// ListOnlineMeetings List or filter onlineMeetings
+	// (GET /me/onlineMeetings)
+	ListOnlineMeetings(ctx context.Context, request ListOnlineMeetingsRequestObject) (ListOnlineMeetingsResponseObject, error)
 	// CreateOnlineMeeting Create onlineMeeting
 	// (POST /me/onlineMeetings)
 	CreateOnlineMeeting(ctx context.Context, request CreateOnlineMeetingRequestObject) (CreateOnlineMeetingResponseObject, error)
+	// CreateOrGetOnlineMeeting Create or get onlineMeeting by externalId
+	// (POST /me/onlineMeetings/createOrGet)
+	CreateOrGetOnlineMeeting(ctx context.Context, request CreateOrGetOnlineMeetingRequestObject) (CreateOrGetOnlineMeetingResponseObject, error)
+	// DeleteOnlineMeeting Delete onlineMeeting
+	// (DELETE /me/onlineMeetings/{meetingId})
+	DeleteOnlineMeeting(ctx context.Context, request DeleteOnlineMeetingRequestObject) (DeleteOnlineMeetingResponseObject, error)
+	// GetOnlineMeeting Get onlineMeeting
+	// (GET /me/onlineMeetings/{meetingId})
+	GetOnlineMeeting(ctx context.Context, request GetOnlineMeetingRequestObject) (GetOnlineMeetingResponseObject, error)
+	// UpdateOnlineMeeting Update onlineMeeting
+	// (PATCH /me/onlineMeetings/{meetingId})
+	UpdateOnlineMeeting(ctx context.Context, request UpdateOnlineMeetingRequestObject) (UpdateOnlineMeetingResponseObject, error)
+	// ListUserOnlineMeetings List or filter a user's onlineMeetings
+	// (GET /users/{userId}/onlineMeetings)
+	ListUserOnlineMeetings(ctx context.Context, request ListUserOnlineMeetingsRequestObject) (ListUserOnlineMeetingsResponseObject, error)
+	// CreateUserOnlineMeeting Create onlineMeeting for a user
+	// (POST /users/{userId}/onlineMeetings)
+	CreateUserOnlineMeeting(ctx context.Context, request CreateUserOnlineMeetingRequestObject) (CreateUserOnlineMeetingResponseObject, error)
+	// CreateOrGetUserOnlineMeeting Create or get a user's onlineMeeting by externalId
+	// (POST /users/{userId}/onlineMeetings/createOrGet)
+	CreateOrGetUserOnlineMeeting(ctx context.Context, request CreateOrGetUserOnlineMeetingRequestObject) (CreateOrGetUserOnlineMeetingResponseObject, error)
+	// DeleteUserOnlineMeeting Delete a user's onlineMeeting
+	// (DELETE /users/{userId}/onlineMeetings/{meetingId})
+	DeleteUserOnlineMeeting(ctx context.Context, request DeleteUserOnlineMeetingRequestObject) (DeleteUserOnlineMeetingResponseObject, error)
+	// GetUserOnlineMeeting Get a user's onlineMeeting
+	// (GET /users/{userId}/onlineMeetings/{meetingId})
+	GetUserOnlineMeeting(ctx context.Context, request GetUserOnlineMeetingRequestObject) (GetUserOnlineMeetingResponseObject, error)
+	// UpdateUserOnlineMeeting Update a user's onlineMeeting
+	// (PATCH /users/{userId}/onlineMeetings/{meetingId})
+	UpdateUserOnlineMeeting(ctx context.Context, request UpdateUserOnlineMeetingRequestObject) (UpdateUserOnlineMeetingResponseObject, error)
 }
 
-type StrictHandlerFunc func(ctx echo.Context, request any) (any, error)
+type StrictHandlerFunc func(ctx *echo.Context, request any) (any, error)
 type StrictMiddlewareFunc func(f StrictHandlerFunc, operationID string) StrictHandlerFunc
 
 func NewStrictHandler(ssi StrictServerInterface, middlewares []StrictMiddlewareFunc) ServerInterface {
@@ -1604,15 +5617,40 @@ type strictHandler struct {
 	middlewares []StrictMiddlewareFunc
 }
 
+// ListOnlineMeetings operation middleware
+func (sh *strictHandler) ListOnlineMeetings(ctx *echo.Context, params ListOnlineMeetingsParams) error {
+	var request ListOnlineMeetingsRequestObject
+
+	request.Params = params
+
+	handler := func(ctx *echo.Context, request interface{}) (interface{}, error) {
+		return sh.ssi.ListOnlineMeetings(ctx.Request().Context(), request.(ListOnlineMeetingsRequestObject))
+	}
+	for _, middleware := range sh.middlewares {
+		handler = middleware(handler, "ListOnlineMeetings")
+	}
+
+	response, err := handler(ctx, request)
+
+	if err != nil {
+		return err
+	} else if validResponse, ok := response.(ListOnlineMeetingsResponseObject); ok {
+		return validResponse.VisitListOnlineMeetingsResponse(ctx.Response())
+	} else if response != nil {
+		return fmt.Errorf("unexpected response type: %T", response)
+	}
+	return nil
+}
+
 // CreateOnlineMeeting operation middleware
-func (sh *strictHandler) CreateOnlineMeeting(ctx echo.Context, params CreateOnlineMeetingParams) error {
+func (sh *strictHandler) CreateOnlineMeeting(ctx *echo.Context, params CreateOnlineMeetingParams) error {
 	var request CreateOnlineMeetingRequestObject
 
 	request.Params = params
 
 	var body CreateOnlineMeetingJSONRequestBody
 	var err error
-	if binder, ok := ctx.Echo().Binder.(*echo.DefaultBinder); ok {
+	if _, ok := ctx.Echo().Binder.(*echo.DefaultBinder); ok {
 		// A request validator built on kin-openapi's openapi3filter with
 		// KeepValidatedValue leaves the value it validated on the body. Bind
 		// that value, matching member names exactly, so the handler receives
@@ -1620,7 +5658,7 @@ func (sh *strictHandler) CreateOnlineMeeting(ctx echo.Context, params CreateOnli
 		// Otherwise bind only the request body, so that path and query
 		// parameters are not also bound into the body struct.
 		if vb, ok := ctx.Request().Body.(interface{ ValidatedValue() any }); !ok || runtime.BindJSONValue(vb.ValidatedValue(), &body) != nil {
-			err = binder.BindBody(ctx, &body)
+			err = echo.BindBody(ctx, &body)
 		}
 	} else {
 		// A custom binder is installed on the Echo instance; defer to it
@@ -1633,7 +5671,7 @@ func (sh *strictHandler) CreateOnlineMeeting(ctx echo.Context, params CreateOnli
 	}
 	request.Body = &body
 
-	handler := func(ctx echo.Context, request interface{}) (interface{}, error) {
+	handler := func(ctx *echo.Context, request interface{}) (interface{}, error) {
 		return sh.ssi.CreateOnlineMeeting(ctx.Request().Context(), request.(CreateOnlineMeetingRequestObject))
 	}
 	for _, middleware := range sh.middlewares {
@@ -1652,116 +5690,535 @@ func (sh *strictHandler) CreateOnlineMeeting(ctx echo.Context, params CreateOnli
 	return nil
 }
 
+// CreateOrGetOnlineMeeting operation middleware
+func (sh *strictHandler) CreateOrGetOnlineMeeting(ctx *echo.Context, params CreateOrGetOnlineMeetingParams) error {
+	var request CreateOrGetOnlineMeetingRequestObject
+
+	request.Params = params
+
+	var body CreateOrGetOnlineMeetingJSONRequestBody
+	var err error
+	if _, ok := ctx.Echo().Binder.(*echo.DefaultBinder); ok {
+		// A request validator built on kin-openapi's openapi3filter with
+		// KeepValidatedValue leaves the value it validated on the body. Bind
+		// that value, matching member names exactly, so the handler receives
+		// what was validated instead of a second, case-insensitive decode.
+		// Otherwise bind only the request body, so that path and query
+		// parameters are not also bound into the body struct.
+		if vb, ok := ctx.Request().Body.(interface{ ValidatedValue() any }); !ok || runtime.BindJSONValue(vb.ValidatedValue(), &body) != nil {
+			err = echo.BindBody(ctx, &body)
+		}
+	} else {
+		// A custom binder is installed on the Echo instance; defer to it
+		// entirely, since echo.Binder does not expose body-only binding and
+		// the binder may do more than decode (for example call ctx.Validate).
+		err = ctx.Bind(&body)
+	}
+	if err != nil {
+		return err
+	}
+	request.Body = &body
+
+	handler := func(ctx *echo.Context, request interface{}) (interface{}, error) {
+		return sh.ssi.CreateOrGetOnlineMeeting(ctx.Request().Context(), request.(CreateOrGetOnlineMeetingRequestObject))
+	}
+	for _, middleware := range sh.middlewares {
+		handler = middleware(handler, "CreateOrGetOnlineMeeting")
+	}
+
+	response, err := handler(ctx, request)
+
+	if err != nil {
+		return err
+	} else if validResponse, ok := response.(CreateOrGetOnlineMeetingResponseObject); ok {
+		return validResponse.VisitCreateOrGetOnlineMeetingResponse(ctx.Response())
+	} else if response != nil {
+		return fmt.Errorf("unexpected response type: %T", response)
+	}
+	return nil
+}
+
+// DeleteOnlineMeeting operation middleware
+func (sh *strictHandler) DeleteOnlineMeeting(ctx *echo.Context, meetingID MeetingID, params DeleteOnlineMeetingParams) error {
+	var request DeleteOnlineMeetingRequestObject
+
+	request.MeetingID = meetingID
+	request.Params = params
+
+	handler := func(ctx *echo.Context, request interface{}) (interface{}, error) {
+		return sh.ssi.DeleteOnlineMeeting(ctx.Request().Context(), request.(DeleteOnlineMeetingRequestObject))
+	}
+	for _, middleware := range sh.middlewares {
+		handler = middleware(handler, "DeleteOnlineMeeting")
+	}
+
+	response, err := handler(ctx, request)
+
+	if err != nil {
+		return err
+	} else if validResponse, ok := response.(DeleteOnlineMeetingResponseObject); ok {
+		return validResponse.VisitDeleteOnlineMeetingResponse(ctx.Response())
+	} else if response != nil {
+		return fmt.Errorf("unexpected response type: %T", response)
+	}
+	return nil
+}
+
+// GetOnlineMeeting operation middleware
+func (sh *strictHandler) GetOnlineMeeting(ctx *echo.Context, meetingID MeetingID, params GetOnlineMeetingParams) error {
+	var request GetOnlineMeetingRequestObject
+
+	request.MeetingID = meetingID
+	request.Params = params
+
+	handler := func(ctx *echo.Context, request interface{}) (interface{}, error) {
+		return sh.ssi.GetOnlineMeeting(ctx.Request().Context(), request.(GetOnlineMeetingRequestObject))
+	}
+	for _, middleware := range sh.middlewares {
+		handler = middleware(handler, "GetOnlineMeeting")
+	}
+
+	response, err := handler(ctx, request)
+
+	if err != nil {
+		return err
+	} else if validResponse, ok := response.(GetOnlineMeetingResponseObject); ok {
+		return validResponse.VisitGetOnlineMeetingResponse(ctx.Response())
+	} else if response != nil {
+		return fmt.Errorf("unexpected response type: %T", response)
+	}
+	return nil
+}
+
+// UpdateOnlineMeeting operation middleware
+func (sh *strictHandler) UpdateOnlineMeeting(ctx *echo.Context, meetingID MeetingID, params UpdateOnlineMeetingParams) error {
+	var request UpdateOnlineMeetingRequestObject
+
+	request.MeetingID = meetingID
+	request.Params = params
+
+	var body UpdateOnlineMeetingJSONRequestBody
+	var err error
+	if _, ok := ctx.Echo().Binder.(*echo.DefaultBinder); ok {
+		// A request validator built on kin-openapi's openapi3filter with
+		// KeepValidatedValue leaves the value it validated on the body. Bind
+		// that value, matching member names exactly, so the handler receives
+		// what was validated instead of a second, case-insensitive decode.
+		// Otherwise bind only the request body, so that path and query
+		// parameters are not also bound into the body struct.
+		if vb, ok := ctx.Request().Body.(interface{ ValidatedValue() any }); !ok || runtime.BindJSONValue(vb.ValidatedValue(), &body) != nil {
+			err = echo.BindBody(ctx, &body)
+		}
+	} else {
+		// A custom binder is installed on the Echo instance; defer to it
+		// entirely, since echo.Binder does not expose body-only binding and
+		// the binder may do more than decode (for example call ctx.Validate).
+		err = ctx.Bind(&body)
+	}
+	if err != nil {
+		return err
+	}
+	request.Body = &body
+
+	handler := func(ctx *echo.Context, request interface{}) (interface{}, error) {
+		return sh.ssi.UpdateOnlineMeeting(ctx.Request().Context(), request.(UpdateOnlineMeetingRequestObject))
+	}
+	for _, middleware := range sh.middlewares {
+		handler = middleware(handler, "UpdateOnlineMeeting")
+	}
+
+	response, err := handler(ctx, request)
+
+	if err != nil {
+		return err
+	} else if validResponse, ok := response.(UpdateOnlineMeetingResponseObject); ok {
+		return validResponse.VisitUpdateOnlineMeetingResponse(ctx.Response())
+	} else if response != nil {
+		return fmt.Errorf("unexpected response type: %T", response)
+	}
+	return nil
+}
+
+// ListUserOnlineMeetings operation middleware
+func (sh *strictHandler) ListUserOnlineMeetings(ctx *echo.Context, userID UserID, params ListUserOnlineMeetingsParams) error {
+	var request ListUserOnlineMeetingsRequestObject
+
+	request.UserID = userID
+	request.Params = params
+
+	handler := func(ctx *echo.Context, request interface{}) (interface{}, error) {
+		return sh.ssi.ListUserOnlineMeetings(ctx.Request().Context(), request.(ListUserOnlineMeetingsRequestObject))
+	}
+	for _, middleware := range sh.middlewares {
+		handler = middleware(handler, "ListUserOnlineMeetings")
+	}
+
+	response, err := handler(ctx, request)
+
+	if err != nil {
+		return err
+	} else if validResponse, ok := response.(ListUserOnlineMeetingsResponseObject); ok {
+		return validResponse.VisitListUserOnlineMeetingsResponse(ctx.Response())
+	} else if response != nil {
+		return fmt.Errorf("unexpected response type: %T", response)
+	}
+	return nil
+}
+
+// CreateUserOnlineMeeting operation middleware
+func (sh *strictHandler) CreateUserOnlineMeeting(ctx *echo.Context, userID UserID, params CreateUserOnlineMeetingParams) error {
+	var request CreateUserOnlineMeetingRequestObject
+
+	request.UserID = userID
+	request.Params = params
+
+	var body CreateUserOnlineMeetingJSONRequestBody
+	var err error
+	if _, ok := ctx.Echo().Binder.(*echo.DefaultBinder); ok {
+		// A request validator built on kin-openapi's openapi3filter with
+		// KeepValidatedValue leaves the value it validated on the body. Bind
+		// that value, matching member names exactly, so the handler receives
+		// what was validated instead of a second, case-insensitive decode.
+		// Otherwise bind only the request body, so that path and query
+		// parameters are not also bound into the body struct.
+		if vb, ok := ctx.Request().Body.(interface{ ValidatedValue() any }); !ok || runtime.BindJSONValue(vb.ValidatedValue(), &body) != nil {
+			err = echo.BindBody(ctx, &body)
+		}
+	} else {
+		// A custom binder is installed on the Echo instance; defer to it
+		// entirely, since echo.Binder does not expose body-only binding and
+		// the binder may do more than decode (for example call ctx.Validate).
+		err = ctx.Bind(&body)
+	}
+	if err != nil {
+		return err
+	}
+	request.Body = &body
+
+	handler := func(ctx *echo.Context, request interface{}) (interface{}, error) {
+		return sh.ssi.CreateUserOnlineMeeting(ctx.Request().Context(), request.(CreateUserOnlineMeetingRequestObject))
+	}
+	for _, middleware := range sh.middlewares {
+		handler = middleware(handler, "CreateUserOnlineMeeting")
+	}
+
+	response, err := handler(ctx, request)
+
+	if err != nil {
+		return err
+	} else if validResponse, ok := response.(CreateUserOnlineMeetingResponseObject); ok {
+		return validResponse.VisitCreateUserOnlineMeetingResponse(ctx.Response())
+	} else if response != nil {
+		return fmt.Errorf("unexpected response type: %T", response)
+	}
+	return nil
+}
+
+// CreateOrGetUserOnlineMeeting operation middleware
+func (sh *strictHandler) CreateOrGetUserOnlineMeeting(ctx *echo.Context, userID UserID, params CreateOrGetUserOnlineMeetingParams) error {
+	var request CreateOrGetUserOnlineMeetingRequestObject
+
+	request.UserID = userID
+	request.Params = params
+
+	var body CreateOrGetUserOnlineMeetingJSONRequestBody
+	var err error
+	if _, ok := ctx.Echo().Binder.(*echo.DefaultBinder); ok {
+		// A request validator built on kin-openapi's openapi3filter with
+		// KeepValidatedValue leaves the value it validated on the body. Bind
+		// that value, matching member names exactly, so the handler receives
+		// what was validated instead of a second, case-insensitive decode.
+		// Otherwise bind only the request body, so that path and query
+		// parameters are not also bound into the body struct.
+		if vb, ok := ctx.Request().Body.(interface{ ValidatedValue() any }); !ok || runtime.BindJSONValue(vb.ValidatedValue(), &body) != nil {
+			err = echo.BindBody(ctx, &body)
+		}
+	} else {
+		// A custom binder is installed on the Echo instance; defer to it
+		// entirely, since echo.Binder does not expose body-only binding and
+		// the binder may do more than decode (for example call ctx.Validate).
+		err = ctx.Bind(&body)
+	}
+	if err != nil {
+		return err
+	}
+	request.Body = &body
+
+	handler := func(ctx *echo.Context, request interface{}) (interface{}, error) {
+		return sh.ssi.CreateOrGetUserOnlineMeeting(ctx.Request().Context(), request.(CreateOrGetUserOnlineMeetingRequestObject))
+	}
+	for _, middleware := range sh.middlewares {
+		handler = middleware(handler, "CreateOrGetUserOnlineMeeting")
+	}
+
+	response, err := handler(ctx, request)
+
+	if err != nil {
+		return err
+	} else if validResponse, ok := response.(CreateOrGetUserOnlineMeetingResponseObject); ok {
+		return validResponse.VisitCreateOrGetUserOnlineMeetingResponse(ctx.Response())
+	} else if response != nil {
+		return fmt.Errorf("unexpected response type: %T", response)
+	}
+	return nil
+}
+
+// DeleteUserOnlineMeeting operation middleware
+func (sh *strictHandler) DeleteUserOnlineMeeting(ctx *echo.Context, userID UserID, meetingID MeetingID, params DeleteUserOnlineMeetingParams) error {
+	var request DeleteUserOnlineMeetingRequestObject
+
+	request.UserID = userID
+	request.MeetingID = meetingID
+	request.Params = params
+
+	handler := func(ctx *echo.Context, request interface{}) (interface{}, error) {
+		return sh.ssi.DeleteUserOnlineMeeting(ctx.Request().Context(), request.(DeleteUserOnlineMeetingRequestObject))
+	}
+	for _, middleware := range sh.middlewares {
+		handler = middleware(handler, "DeleteUserOnlineMeeting")
+	}
+
+	response, err := handler(ctx, request)
+
+	if err != nil {
+		return err
+	} else if validResponse, ok := response.(DeleteUserOnlineMeetingResponseObject); ok {
+		return validResponse.VisitDeleteUserOnlineMeetingResponse(ctx.Response())
+	} else if response != nil {
+		return fmt.Errorf("unexpected response type: %T", response)
+	}
+	return nil
+}
+
+// GetUserOnlineMeeting operation middleware
+func (sh *strictHandler) GetUserOnlineMeeting(ctx *echo.Context, userID UserID, meetingID MeetingID, params GetUserOnlineMeetingParams) error {
+	var request GetUserOnlineMeetingRequestObject
+
+	request.UserID = userID
+	request.MeetingID = meetingID
+	request.Params = params
+
+	handler := func(ctx *echo.Context, request interface{}) (interface{}, error) {
+		return sh.ssi.GetUserOnlineMeeting(ctx.Request().Context(), request.(GetUserOnlineMeetingRequestObject))
+	}
+	for _, middleware := range sh.middlewares {
+		handler = middleware(handler, "GetUserOnlineMeeting")
+	}
+
+	response, err := handler(ctx, request)
+
+	if err != nil {
+		return err
+	} else if validResponse, ok := response.(GetUserOnlineMeetingResponseObject); ok {
+		return validResponse.VisitGetUserOnlineMeetingResponse(ctx.Response())
+	} else if response != nil {
+		return fmt.Errorf("unexpected response type: %T", response)
+	}
+	return nil
+}
+
+// UpdateUserOnlineMeeting operation middleware
+func (sh *strictHandler) UpdateUserOnlineMeeting(ctx *echo.Context, userID UserID, meetingID MeetingID, params UpdateUserOnlineMeetingParams) error {
+	var request UpdateUserOnlineMeetingRequestObject
+
+	request.UserID = userID
+	request.MeetingID = meetingID
+	request.Params = params
+
+	var body UpdateUserOnlineMeetingJSONRequestBody
+	var err error
+	if _, ok := ctx.Echo().Binder.(*echo.DefaultBinder); ok {
+		// A request validator built on kin-openapi's openapi3filter with
+		// KeepValidatedValue leaves the value it validated on the body. Bind
+		// that value, matching member names exactly, so the handler receives
+		// what was validated instead of a second, case-insensitive decode.
+		// Otherwise bind only the request body, so that path and query
+		// parameters are not also bound into the body struct.
+		if vb, ok := ctx.Request().Body.(interface{ ValidatedValue() any }); !ok || runtime.BindJSONValue(vb.ValidatedValue(), &body) != nil {
+			err = echo.BindBody(ctx, &body)
+		}
+	} else {
+		// A custom binder is installed on the Echo instance; defer to it
+		// entirely, since echo.Binder does not expose body-only binding and
+		// the binder may do more than decode (for example call ctx.Validate).
+		err = ctx.Bind(&body)
+	}
+	if err != nil {
+		return err
+	}
+	request.Body = &body
+
+	handler := func(ctx *echo.Context, request interface{}) (interface{}, error) {
+		return sh.ssi.UpdateUserOnlineMeeting(ctx.Request().Context(), request.(UpdateUserOnlineMeetingRequestObject))
+	}
+	for _, middleware := range sh.middlewares {
+		handler = middleware(handler, "UpdateUserOnlineMeeting")
+	}
+
+	response, err := handler(ctx, request)
+
+	if err != nil {
+		return err
+	} else if validResponse, ok := response.(UpdateUserOnlineMeetingResponseObject); ok {
+		return validResponse.VisitUpdateUserOnlineMeetingResponse(ctx.Response())
+	} else if response != nil {
+		return fmt.Errorf("unexpected response type: %T", response)
+	}
+	return nil
+}
+
 // Base64 encoded, compressed with deflate, json marshaled OpenAPI spec.
 // Stored as a slice of fixed-width chunks rather than one concatenated
 // const string: with thousands of chunks the chained `+` fold is several
 // times slower for the Go compiler than parsing a slice literal.
 var swaggerSpec = []string{
-	"5F39chs3kn8V1OxVRcqRFCXLzkb+52hZyWrXjr0Wva66yFUBZ5ocxDPALIARxU2p6p7mHuye5Aof80kM",
-	"iSGpWLn7J7EkfDQajUZ//NDzWxCyNGMUqBTBxW9BDDgCrv8ZJgSo/AD/zEHI60j9KgIRcpJJwmhwEUxj",
-	"QKbRN8L+Y8hN8yGJ0DIGiohESywQDkPIJJ4lMEBMxsCXRACCf+Y4QZKhqtcoGAQijCHFaj65yiC4CITk",
-	"hC6Ch4dBwLvJmSAKS/Tjx+vXaM44gjvgq2LklwgngiFCEXDOOPrrzbufEBaIUAr8Sv1q5EvDwyDIMMcp",
-	"SF8+TQrmLIACxxIiRCJ0hA2tRCAOIUtToBFExwjCmKkWFMkYEAeRMSoAYRqV5N9SRf9AcS5knEOCJRQr",
-	"FSN0ZUYo+B8r/kuUMiHR6dmfURhjjkNFPWJz9PNk+J94+K/x8Pvh59EtDQYBUTQbOQgGAcWpWv7a9m7j",
-	"UUG4ZpGmWvOKUQlUqn/iLEtIiBWPTn4VilG/1Ub8Nw7z4CL400klnifmr+KERVhivWlmqja335KQM8Hm",
-	"Ev3IcRYbnqlNXRPu+no6JrV9Ttq7XMmiR+dKah80xXYlmg1JwpYQvWGz2WoSpURK4B9YYvjWXFlarGu0",
-	"UOsadXcdBEDzNLj4OWB8gSn5F/AJjS7Zu+InMaHRew4CqJbiQWe7YBDk9AtlS/pDLnMO/8BJDsHnQXvL",
-	"BwHOI8IuGZ0DBxqqX25fwFqXQZBxlgGXxDAgLP4InQqobKEOFZvrU8NoQiigFEASulBbT/MkUeonuJA8",
-	"hzb5g+B+yFIiIc3kKriY40SAEiyCE0I/8sR1pj9+eKMOoJoO7iVwipNkNVSKTggySwAtYYYyvAAkYywV",
-	"nRITKpAadEgoInTOeKrlf2cCJUuSHzjAT3k6A+5mkGoznHMARHWrkhwKoRTFEiZqK9Blxcz3nN2RCPiB",
-	"aHOI8xsipN6wFoHCUIg5oIiILMGrSh3aHUWE3hEJijY1r3DooE6qMed4tYnobcz8Cnz04uFXZ99D2YjN",
-	"foVQqlFmLFpN9S+3KYOyZaW8JNxLpbZlmjhVzowzHIVYyLdmXYr5iukek3X1rCbnLIFrMZFS3ctQqUh9",
-	"YlU7ZV8wCv4asj3pJdbk3YBUP4n+VLcHaGtPImyLK6p20qFBr2mk7mAQylpQdhkKTQ+hBQhMvw2yO2Ms",
-	"AUy7hFdk7AvQN5gucrwA95kybVBiG+1+UDimItHbU0woOk5x1bKcVqCjPFOn+MXx73IuNm/lNc1yYyVF",
-	"EVF/wMn72tbqcQf7SctA2b/KAECzFcLWRB2tydB/aGtrJJ1n+F1maEPvXmOJkWqEMKVMat6+RGRBGTfy",
-	"UxyrP/UVatdJ2i7Yn/YT591FN8X3b4AuZBxcvDjfJsmPJrUtKtZmTfH9tWn7YotEe0nv7iqs6ImOIsg4",
-	"hNo7WhIZoyngVKCE3IFy5agUx+vCaS3gut7HSfJuHlz8vNmF6NT/D5/bx+o1zAnVCpKhEFP0K7OXaZtA",
-	"l1g5FVUhk7uT2z4j61TbFkgU/GVzhHcnmZQX4QfIGJc9LhRsOyKueyp/d+9rhYi/K3+KMDqh0YSKJfAe",
-	"FP39Nh+Pz15MDkTKBwgZjwhd9CCBF30ORMM/SATsHX0NKaZRDzqUacoQoyjSPQ9ATR918Ri33FO/3jbe",
-	"a09cnz2G7jIysF2BOanxVkufDqGMeiqeT3upG0/V8mk/hdJDeXw6hMpwqocQJ0m50u0mRKM5OqL4jiyM",
-	"VSQxX4B8iSiTSAC/g0gdfhkTYX7kDhMi5KBsjtdYwpSkDiWg/qKjr5KkgLBEy5iEsQ3OFlQssUB2JDWF",
-	"iewEF0GEJQxVx8DDFAS6LxlAI7H7/KQjxJZT8s8cEImASjInJpaxblKa433tO0gzVvfWN1Sn4652vZcm",
-	"muwM0Kk5P354U8xS8ciGoD1m6pLVqTLE9VR+wlq1/6rSKisyvqq4VnQoLvz/ENlqzT1ktrZhewptjOU1",
-	"nTMPcS1atgUvBSHwAnqxCiPbCxGKcC0tYyyNMMaUQrJzvIdDlqwuY0zo283EXb+utECWrAqqdg80xRxw",
-	"5M+KOeMII9NLsaLFiB3p6NroD6B6haWVtn3DGz2cLvYU7uU7mqx8XApGkxWScK+NK2vQtuPPatZDOhjt",
-	"VRzCsWiP+VQcirUd63Qkunft0+H3yr0vCcsjbV5eUwmcZZ5ayNltTSUxDuoPn2C2IUWnY0mqaT3hhvCM",
-	"5VK7PmqJMuYsX8RIz2sNXGJm3l1JAMVU/g1WHcE8/Wf0BVZaPRxyZj3KFBLYnjw1E8pGW0SiA5PkLRkH",
-	"ObaugZ/M2XUKtusA7yHcrSj02fj8zz4Wiq+8tod//sJj9P1lcodpXXJnrmW52q6EipboCFPEMqB6y19a",
-	"TAmOImGZch0ZcI5tXyR8lR61OtQVura52Z9w2pFbsA0QxSkU9ksxx866wWUvf3QaLPXp0JH6KRfAvxHI",
-	"8BKR6HgPKpqscjOgnD2zzQZoMjHYrsqCuqKSY2XhKeqEny1ud22joPdm+EZpO4RiK8Z6KrqsPEku9dVL",
-	"ultH+3R8dr6H61fKZ7GHSjJ2Ulo7iulOc3kJ5cG14A1If0V4A7KtC439qI3FFvREQPF/Kl2Juwr85x9J",
-	"LiVuPVqsmFQbE2EhWEiqZKKOquDQDbbSEMI70ifevoUUM1xvKpSkHowGNVhPCraIyiG12A3Ip6bI1GFw",
-	"+lL7yGpXeqMlsAcVyk1zmjEPKH2bJis0r4+YlUDs9U22oNsS66wOuJaJ9fCoC9XbBVqvY9XL+JABLTuj",
-	"hRGW4HSljb9sgOUxzjKgEA2U+fdxeqmFfLVarYZv3w6jaPqXv1yk6YUQ6IgyNOfmKA4QZehfjILWlHCP",
-	"00wxKzgbn70Yjp8PT0+n4z9fPP/u4tl3gTMevnm5vdbp3BwJ6SsW+RjNRUsHkLcAfjsxvOqPpdElId3Z",
-	"trRjFZhDzxxlgT10y7FWK5a4DZFYT9f3V0bo2yLy7I+ccXdbh/y9x0KELAJ1agj3xGigzPYyzxFMTySZ",
-	"yQ7jMhik3xTkQv2zQc/u2IXGMG7xKCa/fq0ommm94iLu6PQZisiCSIFi4OD0TzjgyMTEeshUwRw3eSXr",
-	"1ih6iaoXH+Y1xtruKH5rShAkApAi90Bke4veIa5158DOCx4dNdpq17nkoLIYS5YdfwVbwH3I3BDE7Qft",
-	"k9/x0pZZ3+Pk3N+EzWarVys1203IfFDX7R7oCO5Ycqcmflla9XgugaN1lDOiABF6z2Guwx1hkkcwtM2G",
-	"isdDO8LxyPUkZR1TXf9xQqMfIDKisBVurQyIO2Ja1ge5uldEEbr4Ub+Ncu5knQXe2tjVaV0XvyY4uaam",
-	"WSew4iaDkMxJPYXCdVJYMoSTJV4JlIAs342EOEnUpsz0qPpO0sTsAdIuRMXvslwTsvVLs1qSrF2fGeaS",
-	"hCTDVNY8RZxLlmJJ1LpWCJt3TBEiVC1/0xMeT53n2KlDaDzHsE/FoXHJpluFeclnocW2CiB6DXOcJxJp",
-	"BnqirA8ue59iprNZhSA15Kuisa4lPH2UFBNauiht89ZlHUxQisOYUBiq+1uNbr0E1XyAYLQYoVc4sv7N",
-	"AF3TO5yQaJLLWDlXxjWcsi9AB+gHxmckioA6fZOm+7TRb6taagSEToW7SI/zFNOK8NqfC1O4fFfpfqZr",
-	"7sSfDW+qqT67OGtRixqdh2lo4Xzb1XBHx71xNgfBlVxtAsh8nF4abMyycCALM1a/A94dEmOHuZGYy12m",
-	"F6rjPgRIJnHyvtL1lyx3On6qWfGWrnU7NCYnVD47656YUAkL4G6DyC7qMsbyL0RIxlf2/L91HtgO8ero",
-	"XqlgagwTnCT+r8FqY/cmpjW9xV8GOu5e/DMhqTWI+hH0htzBTYw5vMs8MSRdHbcQ2I+smkD5gQg6+q2f",
-	"9Coh2C/ydQOuuNd1kQ6oww2swqyJuPfLC86SHvdjA5n2QXXdZpzVaPpGIDVbCwDiTWmeUYeeEcBRxglV",
-	"UySNZOYWbuzo4rq3/RAWn3vkp2L0dYj75w15rZ1Eviveu7PcP4qMT70kuzQGi2cB7rj4fnLdN7PpJ9Ri",
-	"FwXoQPfZhQtXlLANl6pbCWXHxrPDTdvWIaA7PtSvggjectNFwLoob1x5OfMePqljax5HQ4mnq546gIvd",
-	"AqlTZgcSO6vF6g9hT8fj8ba3sAeUuy49OtGVkiAyufWihg8xl7VxvV8aEHpBicFu6jiRxF+AojlnqQm8",
-	"KNfR07mtFdVxct5ZVAcBvYOEZbAuUeDjjFYeddtpNN1dvmJD/W/Xgo3mFwjTVnEYdBQBJ8op1GxrNH+F",
-	"BaALZC6249EtvdI1pYTkeShzjhNk17xSe1AwGcG92kJEIlNPyXnSdBrpviMfZs6ZbdJ8xVLl7TanBB4G",
-	"m890NY0+zur+GlS+oPGLDciNSK/ZNHq4eI03ZSaadIlT4LjPK2Gh3yTKnKt9UrQQjkI9yu7xTSdpb0m4",
-	"L11a1LKYUdiTtlcc8BeWyw+MpcKHqpntgLjqUa9tUGL3ttc+8qHskmUrQhcTGinPjtBF8YizK527jYMh",
-	"y1Y65yOUp1iBzLe+b/GhtvRAeyvnNd/VZRW0V6afypp1VI8gfTagewVvKx+/9xrKwMA2ly9lUWmsNlD+",
-	"pT284UFnN+31u33KLmNMF+AGAFbkkFZWQCcE7DsEXRdQG9YyhlRAcqc6UKXCCRUS07C9ij3F5z1bAn/P",
-	"CJVW2H3Eu+pk5KGfJPSgbsMLWb/6AgemZwo4XTL+5QPgrsdGFV1kbh998aL1RqVVCqKial86688NfXjX",
-	"fJ/4aPz7FBMJM4a5F0JjWbZ+PIpapQR7vPHvrkS4TRdp2HZZi0AnbSr7tTOvuWkNtbKGu4UUagNsor6g",
-	"eQYIo6zog+r4j5pCtdlr/8W0Mhob/SGtCk1FA1PoZd3IreVDCpvVZETgPsO68Ghfj2otWfPQaSWW3hNu",
-	"VGvYDAYTkgNOCw3fLtzgLGdTLyJ0PEIT4xQpfmtAUCOrMMMCXpznPDkUSMhZ/9Lz+Kx17YhoKVsTmRKT",
-	"6MjmY4/rEbeX5vBY+z1kdE4WOccWZKgYoW18qsYhomzgvurbbHAuuyzvUcdO7FYZZEM5o7JMlCl2q40D",
-	"3Lnz3oWYau+i/Ugue7g3SP25+c5wDX+9UVl7cdz1yNef+kbPbdq5IUBVLSl17dQNR+WXloP6c7/rcajn",
-	"YpzdHYVk1t8xoqPLf1wfuyLVfY12XUSBMNqdaK0DGIvWJvNqAMLeedadlNLGGg3TZtJ5J6r8qLjPCF91",
-	"E1KZO2oPokbpiLX8NAfBch4C0qOCeGQG2tK+XdjU4u/o+vUAYRTmQrK0hg94qV/C2Hcy9pWxLrzxjv8I",
-	"8mAIVdK3hEVpGJh7UP369NvfypjiOxI9fDv+9tvfiloHD8fbo0Cd1cleFYrey/yOiagK1Yqt1/weVdOu",
-	"aDRlVzS6oiFf9S2UCjQaSjZUBwfK/ujo6uzq6vhRbHRFr+Srq3siJ5SynIZ+hKqr0rY3p6kAcGnwKeMo",
-	"AXwHh/K51KC1BEqPHGPxdMB9tWpi6xrb5vKKSphaYyQsxAmgO8wJViakvcx0TQMTWB++2VBm1uv67YTv",
-	"+y3T3X3bRdzoNWic4AJaPDA60773IBxSdVQK6Staed9sasaux+flftRC09tLru+kPDrAuf3Rgj6cNjWK",
-	"GgEp7eFVQMeC6f08U9vLxha7uGqfmZqJatXljfor04+2nq2uLF/sbiXopV6v0kPq8jncW4gCXtaojjvF",
-	"i01RPrleKte84YhybupvVJxVS6qiV1qkG/GYLOcZEyB2fiBkJ5pCmilXYnvRoIIyaXvsPXOvp0mN0ITn",
-	"G6W+VmzWwhXsmtcU25EYwukSNZXHwL4lKESjEuVCwzXSwH4wKi1SkzoW2PPuND2b4IcGpHjnq7IUc9H1",
-	"bq/4++MHdZo1GD1COQKoIJLcEbl6g2eQTIQgC5oWH3fpL9s33QNuux1rtKBE9TVPa02YYE2FesuMTu28",
-	"7YKA7pSfcaBIN19IRgwbznZsxlA2pqbQnqM2ftZviZtRwtM2LvjxfESRmwy/u866+eOBP+9SXSybKq6b",
-	"Br/PCaxVlvQ4gvsV1TEvKg9mFyyxBJ5i/uU9ZxLCfra/o7MGBAuv0yHLJ92NGhAiZnkS6V+tEEblHCZ2",
-	"WISZ1eL8kVx1iAqJtuNTLrWv3xPWpa/MspGSvI2gluppZYpXNtxggwyjW0qiAWpHqQaosu7Nv2se2wCt",
-	"haMHqIh7Dm6pU+oGqAqUDFAz3jNALvu3uMtv6foZUqvGHBBb0uKxRoVJoRHioJgNkYnqd4NsdoGzacCc",
-	"gTjdvP6bxs5FiEg/lFsTm/T5icJkngok5mnAX54u1OWPBWv5o0BYfk+4So9N/vrgk68JNHmKoJKnACD5",
-	"umCRPxow5A8LAnmcPHoXxHzPZPpBU9CdND5CHvqRcs6dXzA5SOJ5lyTuS12YQ6CGd69NkTQXUvunM0Az",
-	"mOvKsbVLs9nh39Epiveozf+1835POcf39PJ5j5Ta6jodm2vjvLTVV5vlgWo44EalIOepOXTmaLum2jt9",
-	"1Cu94vj+4FpyH6NXl+/R+XdI4gUSeRgr5xbo8OPN8S7fKjxI6qR3adSvnzY5ZIpkY0HIwn90vPCqnn8Z",
-	"RY5XBlUyMzVW1cZWTdyvbL9mCuT3zRj4WRX7pg3+j6UIdk0HDMzgGH2cXiI2nwuoWRSULXe3IPbLCdQU",
-	"zfn4ex9N8zgxbJ+L49EC2e63nh2eTr/HlLWOtUofVZm2Vm038z3tslMwaBSC8ywGsv72vx/NqsvvUOIO",
-	"V18Nz2oLdhauyziL8lD/PWQVS7au/majOu3Bkw0DtePqbRW+3QLYqmP3S+Jtle5td8R+D+49p3oqj/B9",
-	"t90lewfY+gMVr1837frJu+5SO6tRzMJgECg9HuWmNBGHMOdW6sroSmBMUcqW/vqqO7G5leburut1Jq1L",
-	"+wPjNlvRI4asLhHnzUJXhfGw9+vcOoU6fLIPYcUV842wwZU5HPZzxVtu8v1URufgT0VJdMudu4akv+x9",
-	"qja22tDeIuYnTs65KnERu1XY1XowzDmRqxtl9pktYTiX8ZljNya5jNHZaIxmgLly3MzLLV2WQ1TR7OoV",
-	"FiJC5MDRkeMDN3dnSMhVAhe3NEwwSQViJBogqf4jwgwxrmsciWNlfCew0JFdXV7TREvCGMIvEKEMOFIC",
-	"ZSpf6uT5PGFL49XmMmbc2myXtipd45cauRrEUmbi4uQkYQtCR6UEGTU7ClmqDOSU0RPDmpO7s9H4pBgH",
-	"Alv2U0/5rq6axegD4EiX/MfG31R3EkRDQsvPDzXsfL2PjiE+cSKhGEf5ywYP4TmkLmL4BfZZrO7fECEj",
-	"JA8Pulqnq4DdBAlI5sOYCb1zBu5QRBbb5VfuTkdj9EvjXvsFTd5fj26pLScqLFTCVAwRaM6ShC3bA10Y",
-	"luAUUIZlLAZVSROKUxCDWxoZV86MZ8q+/PXm3U8DJFgFPVlyomxeTa+hcMn4F4HwAhMqZL3c5uiWTtVP",
-	"EQtzjVG30Q37rEdZDzyXlrIfme01QEQKnfdNDCXqxx+Znf+WNgKC5mwRaTDx+sIovoKgZtNVVnW7gjwi",
-	"zUlISAhUaLGnOhccvL2eankgUn+SwXC8EJVgENwBF2b/Tkfj0VgbKBlQnJHgIng2Go+eKRWuWKsGPUmh",
-	"GcPQv82YK0RusEMO1BmjaAYxTualpdWQaPO1rl8YiX4pHkloaTzWjK+GiRgIUxQ1ZkuUZxbFUZyKECdA",
-	"I6y26xORMculI59QS02sFxFVoy/Nuwys5JFRQDHL+ctbqiMGzeF0NIvIVluzLaW+Ulan/Qhy49RrHnOc",
-	"gvFjO1z1qsmJERt7VK4j7Z5bCSm+dFH7ZEXNGz/5VZioQPmZjt+aCZrgbHz6/XD83fD0bHr6/GI8vnh2",
-	"Pjo7f3H+/enZcPzdxXgcrAVaGn3OL57ZPufn358+r/oU0RBTfE7XBUbF+h+MAZvibTBDFzxNK6XuUI9k",
-	"BZwM3eizODTArBpa60jdQnVQWQkYQ//zX/99rMOVNu0k7DVfQenK+KRVVWoJZ+NTjz3YYcmuxV7aT2Ej",
-	"tep5niQVEr0Eg3GQOadFOaQYcGQjJs5vzrjIsX3WRa/9BZdNnXnVTa3jfDzu6lGy8wSKas/nhqnerZ/1",
-	"aX3ar/XzPq3Pvu/R+nkvnjzvscqa+ad1TGH4/dxtgnxWikXkaYr5qtLprKW7JFYXwc9B62r4/NA9pRlY",
-	"H0ej8NrfTEqwJHf6oyTLGLi6A+swSiKQNTSO1EU6HGb5LCHhMOeJjmTl2vQ5UWaG1o2WwjUTt2k6uS8k",
-	"bWub27S1wIfPD/8bAAD//w==",
+	"7H3rchs30uiroOZLlaXdIUVd7ETSn6PIjle7duzPktdVJ3SVwJkmifUQmAAYyYxLVd+v8wDnIfbB9km+",
+	"amDuxJAzJGUrif4kFgeXRqPR6Du+eIGYxYID18o7+eJNgYYgzT+DiAHX7+DXBJS+CPGnEFQgWayZ4N6J",
+	"dzUFYhs9Uek/etI277GQ3E6BE6bJLVWEBgHEmo4i8InQU5C3TAGBXxMaES1I0avv+Z4KpjCjOJ+ex+Cd",
+	"eEpLxife3Z3vxRLGIIEHcBbHEQMHWNeMB1ESQi/hn7i45T3gyaw3g9kIpLq2YOkpZJM+UeStGZTYtROq",
+	"PkFIxkISpleBI5uxc0Y43JKX7y+em7HgBuQ8m/OU0EgJwjgBKYUkf7988zOhijDOQb7An/ptUYI4oZLO",
+	"QLfdtrNsrybAQVINIWEh2aEWVqaIhEDMZsBDCHcJBFOBLTKcqVhwBYTyMAd/yBF+HzcyEFJCRHWOXdUn",
+	"L+wIGTlMkRw0mQmlyf7BDySYUkkDhJ6IMfnlrPd/ae+3Qe+497E/5J7vMYTZbo3ne5zOcPkL1LZin8Ys",
+	"0iAdtPJ3wfgHGL2XEYFfyZMv/8r/vntyTYQk1/jLawDN+OQivASN/1B7lV9tVxbePbke8h3EU8Q0SBoh",
+	"ihTjkwjIr4nQoHxC7b8I44qFgAgJRTKKIPQNgm+nIgJyQ6MEyPt3r3rAA4H7UMLFrwnIeYGK79K1lREw",
+	"o59fAZ/oqXfyw/7xge/AyCwD3n2uWYi7gRAJHjEO6VrJjojprwmcIrVK0InkEJLRnAQSqIbdfgZkTPW0",
+	"gLGYzB4ZJvHgaplAA9RP9w/8xtPf+chbQBWBGxHdIBMi+J2k3wkNQwgJHWuQQ36dDvFTohMJ/8SNuCY7",
+	"0J/0icStuQ6EkBPK2W8gr30SidFoTlQgYiDXjN8wDeH1LmJHT2FOqITTIb9leioSjZttfpVAQ2zimsvH",
+	"Dy8ljackFKCWnAHLtVYQvoIIAr2IsXMxm9GegphaDhBLEYPUc4KDK8uTEWlkh4XIE2h0S+fFlu/2m6gx",
+	"nbBhX48Gx89cG6s+sViLT8AXIX1jCI7EdIL0ZxqdkkSBIc7/I0KqaZ/DZ/2K8U8ZzcYSbphIFPYCw1g1",
+	"YaoZ5nz2BrD3BwdHLrC1iBcBfotzKvYbZNAk3B5RCEnElPbJPuL3+PiY7IQwpkmkyf5g0IxSnKUM2FjI",
+	"GdXeice4PjzwfISUzZKZd3J8fOx7M8btX/s5yIxrmIA0MCcKZNOpF6N/QaBL18FuvgYFEpkTyYjfEDhJ",
+	"D7ZqOPfpXC0P/TMHjos79kcRMjA3XIUjnRvGgz8HgmvghtYpygYBxZXt/UsJQ1Xwmc7iyLQEHj6nGq6Y",
+	"AfJgsH/cG3zf2z+42n96MhicHB71D46eHR3vH/QG358MBoh8TaVu6HN0cpj2OTo63n9a9EkMNr0T7z0i",
+	"7woJjKRQe3dlHHwnYeydeP+1V8hie/ar2nMt1qBlcffSzTD3sGnYJ5cgb0D2xC0vzjgDhafaJ8Vd5+Mt",
+	"rC/4WPjkP//z710yo3PChSYjIAq4EYOqW3jnu7bhjXwJerO9OBj0Bge9wbOrwcHJ/vHJwX7/8OnB0fHR",
+	"078OBhav8FmD5DRCIva+h9EPB88Ox71wAIPe0f7RcW802g96++PB0ffPBj8cBk+fOfevmGf/5Mg5T7F/",
+	"dnFb2TuLoYYNLAS57NgFRSdCA2x6Sor1W2HNbsvqLXofhxufFMTacW9wjCfl8PDkcND/4enRs8Onh0tO",
+	"StHnqKlPjum3VAfTDNHkMv19PYSn623CdXEY8LxMKZ/AKQo7c5JgRyMmCA7KgVjDlKwgbBiSkYJbILbl",
+	"InB2owS4YD8jr1kghRJjnYoJZnaEckF3K8vHDZOmffbqWkPBd1t0LrQgAzAX5wUeqtA/hwi0JdaHAm2F",
+	"Zra3iZVRlzPsksiXSapW8yyh6G2u9/ZKiu+yZS5qynf+A8L0uYgiCCwy7gPnxfjv0qPqPk1GQhTjiiTz",
+	"h8a7uVHCr0fo6YR9ghQ/TqLoz0X2+d1l1kOjSNxC+Aq1xrNwxrQG+U5E9hqp4m2Wsfn+BHHUb+7qe6jO",
+	"eie/eLlmesbDc/Em+0ud8fCtBAXcGIn8xnae7y2qpN7HBbHcb17IBY8TvcFqDFUgpGhVoKmpiuwsgoXC",
+	"D4qoNLWW5G1RdlXArY66Ncw4kZCEDO86S3Dp9bFi3QtdfK8QRdJTaT9Co801b7FgpsnOFi6dJ1GEUkym",
+	"c1XB973PPTFjGmaxnnsnYxoplBhDRiPG38vIZTd8/+4VCks4XSaERvMeDQJQiqG8dAsjy1D1lGqEU1PG",
+	"FcFBe4wTxq3qygRfG0AtougnCfBzgsYbN4KwTW8sAQg3rXJwOARaZUs4w60g5wUy30pxw0KQW4LNcaZf",
+	"MaXNhtUAVBZCKoGETMURnRcm10yrs8YlhA3nVQ5zTyPUVEo6Xwb0KmR+Azy2wuE3R99d3kjkqspIhPMr",
+	"8+MqZpC3LPiUhs8ar0A9i5wsZyQFDQOqdHrjIvIR6S0ma+pZTC5FBBfqTGvgIUDBDc2JxXbowxAc2l8T",
+	"TZO2vCWaut/TJdF6/W2Wek7NqjKPQffF1geoXxRMpS1ecCRax2VxwUMU6kCh80VPQZLA9lDmrIDtt+SY",
+	"joSIgPKmc6pitGm9onyS0Am42YdtQ6K00fo8QVKuIrMT2YTKPWOpZT6tIjtJjAzr2e5XYQHLtzKnfhqG",
+	"DD/Q6G1pa824/mbU4jwh/QUaSu3n2smu3sQWNvLmOdWUYCNCOReaWkMUm3CRWp6yE/RfXYnadZJWE/aH",
+	"zch5fdKtWauXU/K9Ue1ym7mB8sK2fbaColtR7/osLOuJjo5YQmBcTegNI1dAZ4pE7AbQM8612l0kzlRH",
+	"KF9xNIrejL2TX5brpI1X3d1Hf8EgNWbcMEhBAsqNTdzIDXUAXWTlZFQZTa4Pbv2MLEKdtiAqw68YE7o+",
+	"yCy/895BLKTucKHQtCORpifetxtfK0z9N+rPTPAzHp5xdQuyA0T/PUwGg4NnZ1sC5R0EQoaMTzqAILM+",
+	"W4LhnywE8YY/hxnlYQc4UAoXRHASmp5bgKYLu7iPW+6hX29L77Wt8zOL4a0ytftgYE1g1rmYE5rWvOnD",
+	"NjhSR+7zYSOe05K/fNiMq3TgIB+2wTecPCKgUZSvdLUcUWlOdji9YRMrGmkqJ6BPjVKn0Lltoo/0lCn7",
+	"p3TIEdaJWnJkLnilqLYRbZrNgFBNbqcsmKYBbxkUGMaYjoRT5EEYIdXQw45eC3kQ+KZgAA/V+vOzBpNi",
+	"whkG2bAQuGZjZm03C71XxIwtDOIMIeu3gTNfb+pJdBokcU40SaazFDhKHRstZmqi1SuUxs1U7Yi1aP9N",
+	"qVUXYHxTci3gQCz8OUi2WHMHmi1t2IZEm8bvtCDXrGWd8GagFJ1AJ1RRkvYijBNaCk2wkgaGVXCI1jb6",
+	"SIij+fmUYqztUuAunhdcII7mGVRrT6ynEmjYHhUY4U2J7YWoqCFiTTiWbfQ2pOsi6CuTprUohxx9A4E6",
+	"p86PzsN8nxRasqocPH3W6pLanDo7T3oPlFmPu16T/bwDbBHkusNq2qv0cFp/ruCzfsOjeRtt18Ruof/E",
+	"xisbXavuBcJZt6n71lexrVNZHvOh6LoLO9ao4zbv2oft75V7XyKRhEbpueAapIhb3o3ObgsXpZCAH2zs",
+	"bJOj3Jg5sWnZ7U3oCBMBUCHHJeqpFMlkSsy8qdrF7MzrX13AKdf/gHmDndl8Jp9gbljDNmc2o1xBBKtD",
+	"GOyEutKWsHDLILWmjK0cW9fAD+bsOgnbeceuT9z1+2xw9EObC60tva51XW5Ok2tM66I7eyXr+WomlLUk",
+	"O5QTEQM3W36ahsrRMFQpUi5Cm4aXts/CLpCPZtGMDv0yjZD4mc4a3F5pA5MJlMkt2Rxr8waXFvfeKayU",
+	"pyM7We7JE1Ukp+xuAEUVVU25b+nscdrMJ2dnNouzkJ5ecC0pSnYInWqnIaa7tpTQOyN8KbVtg7FlYz0U",
+	"XpafJBf76kTdtaNts7zWNkgUyVOlnKm1mNaaZLrWXK2Icutc8BJ0e0Z4CbrOC638aITFWgCYguz/XLt8",
+	"ykWgc3v/Rk5xiz4MRFJpTEKVEgEr/NzG1mczd5zujRBuWABbA8UO1xkKpNStwYCDdYRgBalsk4tdgn5o",
+	"jAwPg1OX2oRWm5xuNYLdKlEum9OOuUXqWzZZxnnbkFlecmFxk9P4/7yqAR5wQxOLRntXgkFTtYxSs8Iu",
+	"ZHNUnDbsLG1vQZW2+rItITGlcQwcQh/Fv/dX54bI5/P5vPf6dS8Mr/72t5PZ7EQpssMFGUt7FH3CBflN",
+	"cJu4n+f9YdLes97gaW9//2rww8nT708Ov/ecBrDly+20TufmaJj9KMI2QnPW0hFO705FSyPp8WMGHQ6y",
+	"tmyZjpVF/rb0nGcRwG46NmwlBW6Jf6Cl6uusZLEate5ui9Gob6lSgQjhXZ4s2SJ8iMRpr3IuK5qhcVZj",
+	"vDUTE1M9JFH4zwo864fVVIZxk0c2+cVzhGhk+IoLuJ39QxKyCdOKTEGCUz+RQENrE+tAUxly3ODlqFuA",
+	"6JQUtV0M5hZ3B/FtICEQKSAI7pbAbk1627jWnQM3hIdX2hrVOccgSow5yna/gSzgPmTu6NjVB+1Du+Nl",
+	"JLOux8m5v6YMyo9znO0yEG1yH+o9yE5eneW0qMwy1iCJI6yfA4RZ2aZltV/cOWCLkf3lP894+BOElhRW",
+	"Jj34Xlr0pTbIi88IFOOTl6YKknMn6yhomRRR73bfGXPrYms7iGl9Tbk6LV5SzxmNLrht1hgHdRlDwMas",
+	"7FuSBnNaZIVwItB5WhsGgCC1jsyo5rI2wGyQWBGILlLEwulblCaKJemSXBFTqVnAYsp1SYWmiRZo0cV1",
+	"zQm12ZkhYVyL4orZQA5x7NQ2rgLHsA9F03PRppu3t6LPjL2vJEDyPK0vZBDYMjNiM9prUss+TIXx9WXU",
+	"VCGyAtAyq2ipwc0o47kCVxf+XbLTGZnRYMo49FC6oaYeGPYn2NwnptbXjzRMtT+fXPAbGrHwLNFT4DpV",
+	"nE05H5/8JOSIhSFwp+ZWVS6XarVFyyLQwQX6NJlRXgBe+pwpCnk9EHe5Qisx/GJxU0z10YXZNNzYRNRS",
+	"HqQhuKt5cUPHjWPjthIL9mJZUNv7q3Mbz5aXiUx7EeDhJqF06TCX1fI47ac3dXU2AUALTaO3BcM/F4lT",
+	"LcZmWb5v7YqoTJ4VH2uYuFxyrImwzqdU/40pLeQ8Pf+vnQe2gbwauhd8mFtBhEZR+4zVpWO3lNCWjnFP",
+	"4lpprSuW1RnHNaymoeCecbZk/4zYLBX2uuN5PczeIy6XrnDJYl6xG7icUglv4pZRUE0dV8DSDcf10bvh",
+	"ut776+F8yZJKfKxdZE9Dv8ULpvDSdzNHX4JL6rlIv1ZigLIilQUsrTP1pIg6yGaVIGasrrJSMSjB9ETZ",
+	"gqfVqKzWkCaxo5anKYQYS8ZxiqgSYbACG2vandzbvg1twz3yQ1E4Gsj94xJn81ok3yTtr033m9P4Mr/Q",
+	"avLOFZEsjcztsdqMuLvGHLSjbLUOF3TE3aYLVy77fT2QsSyh5h0ruerL9q6BStcsZFMYrFoTTxMAH/1O",
+	"K89n3sAo4tia+2FT6uHyqIaQ4maCNM7sLZFdyjfK1RP2B4PBqgIKW6S7Js51Zh5PgNBGvWR19Jm9sa3t",
+	"59T8O4ekVLFbU6xhMZZiZpqYMtctDSulQqROzDsLkRLgNxCJGBYpCtoYQgprTt1gYbu77BQLJTyXn4lK",
+	"8xNCea14GlarkAwNEgZtleY/UgXkhNjbDavyvzDvOigtk0AnkkZFJXUUf1MkE/iMW4hxVKaeu/OkGQfv",
+	"5wZPtT1naZNq1mPhUV/urLvzl5/pYhpznPH+8gs7hLXJ2PBTplvNZuL6s+ztK2HNmed0BpJ2KS2hTA67",
+	"KUYvDCxMksCMsr6B3QnaaxZsCpchtXgqOGwI248S6CeR6HdCzFQbqEZpByKxR7kgTh5Vu7o2YBvIzkU8",
+	"R9seD1ErZHySF1xtCLRYhcFAxHPjjVWoZRbpHyvzIdtAm2uvnZnzgk7ukgrqKzOlFew6mOqyAc0reF2Y",
+	"PDqvIbferNL7ZiLMhdVK/k0uDy8pANAMe/luvxLnpsi2OzS3AIfV3FLGI5VmCJlnKYxgracwUxDdYAeO",
+	"LJxxpSkP6qvYkHzeiluQbwXjOiX2NuRddLL00I0SOkC3pKJCu6I0W4YHMwpvhfz0DmhTGmABFxunKZgy",
+	"a72UaeWEiFBtCmc5Pb0N7qr57PeGvw9TpmEkqGwVO3Wbt74/iGoVejvUhGkuV7yKF5mEirx2jXEYFvJr",
+	"o2N92RpKFX7XsyuUBlgGfQbzCDDyJutDypFZJYaaRkq0X0zNm7ZUH8JmaQUcWx1sUcgt+eIymdV64+Bz",
+	"TM3jX101qgVH4V2jlJhrT7RS3Wd5mKbSEugs4/D1Qj/OGmjlynO7fXJmlSLEtwnVq3i0RlTBs6NERtsK",
+	"33PWh255fBa6Nli0UNYktgQz2UkDAnbLZrdTe3hS+R1T29gkkTQN/0VEGBmf4zhM5Q3cV30dDc5l5+Wg",
+	"ysE761WSWlIDL/tE7INzRjigjTvf9pCV62i0Aznv4d4g/FzNAF7IjFjKrFth3JV+3x76Ss9V3LlCQEUB",
+	"Qrx2yoIjkaVB22O/KW275WKc3R2FxxYzjMnO+T8vdl3m6q5Cu6mfwQRvdvKXQ4uz1tbrb0P3W/v412JK",
+	"S2v6XFUDHtaCqh0Un2Mm582AFOIO7kFYKTW0EBshQYlEBmhmiZkEdc8ILL0/5cJf9p1cPPfRvpooLWal",
+	"2JRTk6OWZrCl+f/VmitbAZN1LXmUCwb2HsSf9//yJbcpvmHh3V8Gf/nLl6wCyd1u31sXNvVjxuhbid8Y",
+	"FJSBx9TKa36DUpsveIjmoPAFD+S8a3Vt4GFPix4eHMj7k50XBy9e7N6LjI7wajl/8ZnpM85FwoN2gOJV",
+	"mba3pymLIDRh4UKSCOgNbEvnwkFLDpQOjsYsqcd9tRpgyxw79eVl5ZMNx4hEQM2LqpJRFCHTy8xUG7GG",
+	"9d6rJbXJW12/jYk17Zbp7r7qIq708isnOAv69y3PTDOxmIQZHpWM+rJWrW+24r1AN2cx+1EyTa9+kmQt",
+	"5tEQHd49XLUNpm1Nu4pBymh4RaRthvRummnaK7UtNmE1TQC3E5VeX7HsL5tZ2EHsyyvZ7haEnvP1wj2E",
+	"l8/2spSy0MZKSfUrOllm5dOL9dVtdlWYSFsZp8DsWJStV4akK/aYOJGxUKDWTt1LJ7qCWRxR3aKMVwaZ",
+	"TntsPHOnpMGKaaJl9mBXKTauxRWs69dUqyMxlFMlqjIPP83yyUijIOWMw1XcwK2WaEnqrByH3vLutD2r",
+	"wQ/lYda/KnMyV00Ztdn3+zfqVGv2tjDlKOCKaXbD9PwVHUF0phSb8Fn2xFx32r5sHnDV7ViChUTY1ya9",
+	"WzPBAgttTTPGtfO6Kbx3Lf+MI4J5+YVkybCibE/tGChjGgjTc1SP3W63xOUR6lf1mPT70xHzZ2FdMKQf",
+	"t/z8WXGxLHumwzb4Oiew8FW0OYKblbuyuc5bkwtuqQY5o/LTWyl08dZnuxPi6GyiilWr06HzYguV6ixq",
+	"KpIoND9h6FM+h7UdZmZmXFz7SK5yiAoLV8enOB4mdaT5BHkrJLPKADaAy0ZqVB/O/MZhJdkr/CurHmND",
+	"I62eEjoykWgi09yU/dBqWhNWjpO1Oky1h0odD+GUd/KmFlTftJn56/MdYvRqz0+LsQ0baYpQqgfOG2yl",
+	"D7wPOQt9Ujc5Vp92r6nfPlnwLZSefx9yJwvxS6+O+6RqvPOJS5nJBLMhX2SIDKyv1z5LP5pXAox4SCQg",
+	"siG0LprmiKl1YhNLr85ePv+HCYQMCdPtQharNPTxgcY8PZT4pocRy/Rw45a2H6PUGI6/rUClbQYlNQG7",
+	"tcikrxmF1GG7v31M0beMH3qIsUIPIS7o28YA3WO8T7tjvk7Qz70E+KwGd0tRPvcTKNEI/mbREluNMWhH",
+	"EdsJNLinoILGJ822Elmwjpf+lHCAUJGK+caIJ7NEaWOAGAEZwdgU7S5dn9UOfyX7ZLrBYz3f2rH7kJ24",
+	"D89he0++y+YaMMvKkp2mha+rldlKgd6VIm3OU7Nt12Cby2BD/2An/5njVeKF6A1Kfjx/S46+J5pOiEqC",
+	"KSq8wHvvL3fXecF4K76xzlWpt+MXW5YK3Mo5tk1H2DJgcsXSkcdXJPlZbk7nNnZoZGtcE1pu4lzCN3V0",
+	"fV2/UDvRYlPn0NdyBLVhP9vyBq3r+fHt4BTdP0SMxwpKsgUXt+vLEpu5f0os52hw3Ibn3I+7ov0e3oPP",
+	"wp3Wu2jANpGH61ixqaQz0CiIpBtRimRMy72TkUi4OVnLrdyFx0P1h/xnoaf4qylOO6MFu8Py1eYqRakn",
+	"lxIy9WDXMNB5iq0iX7rEwYacFS9jOmzL60eAN231PyA2bHrCbiCzpRIOt0W13pLgU1ju7TMGmkXRCqnn",
+	"d6orrIqjtTfaE5W/VVXaxNMsjDUGmT1SgfA7ntywFTZmjOc/OGD5A9zyf2ruXS8VUJDWShde1XbUoXJA",
+	"qWPhMirVv60VzZVYm0blnTy/UmG3ZUWvpUardcG/r4pea6Fi5arfpeWBOiwVu3yF+tLZ+TZXSrE2Z9Xo",
+	"WIowCcz3QHRc/Tq7jf3uaZ8blr3uCi+XagsdlrxkoPqdX9dQVmu5K1WIzSKRVsptq1SgzaoGtZzqoVQS",
+	"arvtLtrbwtZv6W2sxbDebvRuupSOZTgVged7KKyEiS2tKCFIZEp1uQfBs+YWLm7XvIcKU0t3gO+LJ62x",
+	"+JXrfB+H9x/sY6qwvz27Ov+bWVlgvNVkx0SsPEHLuEKxacgTBAYprDQ6JjjzORFGnczrENXscv/5f/+f",
+	"HA0GeVVrOUnwcAz50HvDUSq173qWYA6FwbxKYpNnbWY2Tq7//M+/h94pKRnrzOhD733aJJ8UEWsUr9JA",
+	"qH55pw4lpKTPpGlyYmJU5NOqDSOXp4dcQhzRIDXv3E7xvjeYsqbkUp9C6M5FbAkxUFvQDQnEhKNlrR6D",
+	"jx6Djx6Djx6DjzYIPnqM9nmM9nmM9nmM9vl9RfustCmj/bqwJ1fENGtTrMh1NhPZGpYzq/IGQSYPLYji",
+	"9xl38Oja3ty1vdrojgdlqcHdeXpK5+/Rg/rQPKiNoK42gDR3XXyrLg1a+0nIVE3oIEFq0bBePs+CAjYu",
+	"sFqG0ARIbgJYdnU+UWn45Bhg7dddO23aNgymjYM/FBNpM919bLhh29Leh2Jjiw3tTGLtyMk5V0Euar3n",
+	"S40VOEgkPmmBzMhuiaCJnh44dgPfgSMH/QEZAZUgs+J7prK6KsTYopAeYUolIMlOUTAdBRiKNuWbA6L0",
+	"PIKTIQ8iymaKCBb6RON/VBCjVCJRrt5FsSSCiZHmzBN9iuyoIMZsPj0VMnWunaPCOo7E7S7eqENeZoNm",
+	"HLJj/uenlHguIQSuGY1U1k0CCaYQfILQONeRSlM6AxpMjVkNwiFP3a2mogxTBMX4yDhdNbtJc/ZwQCtY",
+	"1EFc+NFUP/GmWsfqZG8vEhPG+zkJ26upH4gZ3hszwffs3uzdHPQHe9k44KVvF5op31QyZvvvgIbmQXdq",
+	"r3x0CUCIbyeiKvJE1a4/Q0iOIT5IpiEbB0UWG0fSckikPCSSDRZr+nsmqL22fbjopcvvn0VRBnoVNBKC",
+	"pizKY3isdoY7WqKelMpjEbFgTibSiJw7NI4NXe0uQ1h55hLSavjZbPbt4bbEH8xH7w5/Ys5Xps6Igmjc",
+	"mwpljqXNYM308frzCDf7/QG5riii1+Ts7UV/yNOnJlWa/WpTrzHXARXe+kAnltzoDEhM9VT5hamf0xko",
+	"f8hDq8HY8eyzDH+/fPOzT5QoHCe3kmkN3MBrIUQLjSJ0QhlXuvwUY3/Ir/CvUARJduINELbsHu6cTHQK",
+	"2UuR9vIJ08rY0CILCf75UqTzD3klntsyTqatpmikARMZDsrMZnwVpl0GHtOWy0QsgDSJnpukPu/1xZWh",
+	"B6Yj/NNiPCMzz/duQCq7f/v9QX+AbUUMnMbMO/EO+4P+oYfKkZ6ao7Q3g6r1wPw6AYdY/QEl9+vvxgw5",
+	"4XWlJpcqKtvYMLCsWNaQ71z/vYj5gl/Jky+JjO6eXO8i8zfNsnPKQmztDLmvBuLbYVhoRjEepUUOlati",
+	"asiFTHl4+mZzUVtXjPup84lQrm7N0cwN0UeDQ5OifVqmFRKBeUwYZkQi29kdcsQLWtRrqFngmLO8wAGH",
+	"W9z4MZNK+6YiQBrEev2dFvG1vdyua3UHrvvk+jtbZePaJ9ffBSLh2vxLyBDkaG76kevvFFAZTK/NXVdx",
+	"SJGdo8Fg19JVfvGhR9jDa6/K3wyNZOGPjdpN0WTPkn161C9C785f2SU2EShtWlrEtmmpRdymmfrE4uy2",
+	"Wd0YIiNJffS9nHvh8TgYDJrKMuTt9hqqY+CxPGrTH7JXc48G+51aH3ZpfXDcofXTTnA/7QBJSVY1NJdJ",
+	"qb84JZ6Pd/6KJlai+Yg7p5LZjMq5d+K9Mk5mSSxR1aqPeL6nKTLBX7zah49oUxKuzC8bZeyoloPhwTCl",
+	"0TgPrqjyqB387Vqw8Dor7mhoctdcSMUwoYDUtTwVtySJsyDblK8ENAIeUtkvWNFyr/PCw7s4+q1pFlG8",
+	"pwUHMhWJPB3yRWOntecwXWvrYitpuHQZj1+Tr3y0YZOgtCmz2UiEWRO2cFwN/LYyUeXc73c992ag8IEd",
+	"+v1urZ/+0RmKk1ucl8X5gogbmcSd75Cp9oJqIoKbj7wz5Y6WCg91OasIBSYJt9E0Idk5GAx2fWRxdlrC",
+	"9JDvHAz2d/ukxFeeKMLyhyxVFmf+V8ua/loaesnRxgX93s+33ZW7jS93HOKRNfwJWYMkE1vyvOiF9tDi",
+	"AHXnF19mmbJzZ/lEBDY2r3oK7e9bPoCLYu7RaqRykQX7PCxCHhx1af2HIc3nhjDa31q+W+Uv3RY+mqWZ",
+	"VrlijSq29TGZC8NaTlGOZbqkRfcXbo7JN7wxvqau93gQfif64EvQXQ5KN2LN+bghqZjqYOpQIG0YtNHp",
+	"HIHPbu2xEApPc+MVthrjo0dmmKI6en/IOwUiF0YwWhoUj/gpuUYX1DUJIqBoLhvy/BnYzFDrjNNuCMx2",
+	"yZYW+N+vWJlG0t/9uVnIowjZgvdYUummXRoX0t4X/N9FeNfWen+myMsXV2RR1vRzl465x42CaX3HhNmU",
+	"44uw77QYv1cgH63Gf2Kr8aNMUTrXq9oZP3HL4dK2y8zWtOqId9ivk8Xj2V1+seffCi9Oo9WZIm/fXK7L",
+	"WE6ygMEwD/8wBwy7Drku10kQt5yw0Ji1bB/jQ++lkgv2sRXr0W1unILLnOxDbqKtlVFgguzVIKoNWM32",
+	"rgWO92jOfhRP/ljiydr8yWUoN+fKcqpVjGmlZLNgQ/9afKw88XrCUmmAPwIHeTSYPzKfB8p8rCneLRs1",
+	"2uTX5EedbPT3cO4f7fR/LhpPbfpu4l4t93ezCpSpe71Lb/KNL7tHW/+jXv419PKXoNc+k+vJsP52vA5n",
+	"Kq3Ech+n39rwf9/S7qMd/1FWvYd7PLX5r8czmmG1s5ggdXuy6sFlkUleMtllU5Bwk6aU2i6EKZImeuww",
+	"rUivFyejiAW9REYm/SUxqSd7mOZhjlYK5UL+mDvtpR74WjP32UqDaYJDzaB557eco2BPRXxczqhOyIIx",
+	"sW55HHIDi7EwYiKpGW9ppo7JBVi0Q6YGRWtGTBfl2My7j3f/OwA=",
 }
 
 // decodeSpec returns the embedded OpenAPI spec as raw JSON bytes,

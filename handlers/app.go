@@ -17,10 +17,11 @@ import (
 	"github.com/getkin/kin-openapi/openapi3"
 	"github.com/getkin/kin-openapi/openapi3filter"
 	"github.com/getkin/kin-openapi/routers"
-	"github.com/labstack/echo/v4"
+	"github.com/labstack/echo/v5"
 
 	"github.com/onlinemeetings/onlinemeetings/auth"
 	"github.com/onlinemeetings/onlinemeetings/gen"
+	"github.com/onlinemeetings/onlinemeetings/metrics"
 	"github.com/onlinemeetings/onlinemeetings/store"
 )
 
@@ -61,6 +62,25 @@ type Config struct {
 	Now func() time.Time
 	// ReadyTimeout bounds the store check of /readyz (default 2 s).
 	ReadyTimeout time.Duration
+	// RateLimitUser and RateLimitApp are requests per second allowed per
+	// user (tenant, oid) and per app (tenant, client id) in this process;
+	// 0 turns a limit off. Over the limit: 429 activityLimitReached.
+	RateLimitUser, RateLimitApp float64
+	// Metrics, when set, records requests, store calls, token rejections
+	// and throttling (served elsewhere: never on the API port).
+	Metrics *metrics.Metrics
+	// AccessPolicy decides which apps may act for which users with
+	// app-only tokens on /users/{userId}/onlineMeetings (Graph's
+	// application access policies). nil grants no app anything.
+	AccessPolicy AccessPolicy
+}
+
+// AccessPolicy is Graph's application access policy: whether the app appID
+// of tenant tenantID may act on behalf of the user userID. It is consulted
+// on every app-only request, so it must be fast and safe for concurrent
+// use; the policy file implementation swaps its rules atomically on reload.
+type AccessPolicy interface {
+	Allows(tenantID, appID, userID string) bool
 }
 
 // app holds the wiring of one Echo application.
@@ -71,6 +91,11 @@ type app struct {
 	routes     map[string]*routers.Route // by operation id
 	validation openapi3filter.Options
 	types      graphTypes
+	// appRoles are the application roles of the oauth2 scheme (its
+	// clientCredentials flow); every other name in a security requirement
+	// is a delegated scope.
+	appRoles map[string]bool
+	throttle throttle
 }
 
 // Handler is the HTTP handler of the whole server, with a switch to report
@@ -104,11 +129,12 @@ func New(cfg Config) (*Handler, error) {
 		cfg.ReadyTimeout = 2 * time.Second
 	}
 	cfg.PublicURL = strings.TrimRight(cfg.PublicURL, "/")
-	spec, err := gen.GetSwagger()
+	spec, err := gen.GetSpec()
 	if err != nil {
 		return nil, fmt.Errorf("handlers: loading embedded spec: %w", err)
 	}
-	a := &app{cfg: cfg, log: cfg.Logger, spec: spec, routes: map[string]*routers.Route{}, types: newGraphTypes(spec)}
+	a := &app{cfg: cfg, log: cfg.Logger, spec: spec, routes: map[string]*routers.Route{}, types: newGraphTypes(spec), appRoles: appRoles(spec),
+		throttle: throttle{users: newLimiterSet(cfg.RateLimitUser), apps: newLimiterSet(cfg.RateLimitApp)}}
 	a.validation = openapi3filter.Options{
 		AuthenticationFunc: a.authorize,
 		KeepValidatedValue: true,
@@ -121,15 +147,20 @@ func New(cfg Config) (*Handler, error) {
 	}
 
 	e := echo.New()
-	e.HideBanner, e.HidePort, e.Debug = true, true, false
 	e.IPExtractor = echo.ExtractIPDirect()
 	e.HTTPErrorHandler = a.errorHandler
 	h := &Handler{Echo: e, draining: make(chan struct{})}
 
 	e.Use(requestIDs, a.accessLog, a.recoverPanics, limitBody)
 
-	e.GET("/healthz", func(c echo.Context) error { return c.JSON(http.StatusOK, map[string]string{"status": "ok"}) })
-	e.GET("/readyz", func(c echo.Context) error { return a.readyz(c, h.draining) })
+	e.GET("/healthz", func(c *echo.Context) error {
+		c.Set(ctxKeyOperation, "healthz")
+		return c.JSON(http.StatusOK, map[string]string{"status": "ok"})
+	})
+	e.GET("/readyz", func(c *echo.Context) error {
+		c.Set(ctxKeyOperation, "readyz")
+		return a.readyz(c, h.draining)
+	})
 	if cfg.DevIssuer != nil {
 		e.Any("/dev-issuer/*", echo.WrapHandler(http.StripPrefix("/dev-issuer", cfg.DevIssuer)))
 	}
@@ -138,7 +169,7 @@ func New(cfg Config) (*Handler, error) {
 	for id, r := range a.routes {
 		mw[id] = []echo.MiddlewareFunc{a.operation(id, r)}
 	}
-	server := &Server{store: cfg.Store, publicURL: cfg.PublicURL, now: a.now, audio: cfg.AudioConferencing}
+	server := &Server{store: cfg.Metrics.Store(cfg.Store), publicURL: cfg.PublicURL, now: a.now, audio: cfg.AudioConferencing}
 	gen.RegisterHandlersWithOptions(e, gen.NewStrictHandler(server, nil), gen.RegisterHandlersOptions{
 		BaseURL:              apiBasePath,
 		OperationMiddlewares: mw,
@@ -148,7 +179,7 @@ func New(cfg Config) (*Handler, error) {
 
 // readyz answers 200 when the server can take traffic: not shutting down,
 // token issuer discovered and store answering.
-func (a *app) readyz(c echo.Context, draining <-chan struct{}) error {
+func (a *app) readyz(c *echo.Context, draining <-chan struct{}) error {
 	select {
 	case <-draining:
 		return c.JSON(http.StatusServiceUnavailable, map[string]string{"status": "shutting down"})
@@ -164,4 +195,19 @@ func (a *app) readyz(c echo.Context, draining <-chan struct{}) error {
 		return c.JSON(http.StatusServiceUnavailable, map[string]string{"status": "store not answering"})
 	}
 	return c.JSON(http.StatusOK, map[string]string{"status": "ready"})
+}
+
+// appRoles lists the scopes of the clientCredentials flows of the spec's
+// OAuth 2 schemes: the application roles an app-only token carries.
+func appRoles(spec *openapi3.T) map[string]bool {
+	roles := map[string]bool{}
+	for _, ref := range spec.Components.SecuritySchemes {
+		if ref.Value == nil || ref.Value.Flows == nil || ref.Value.Flows.ClientCredentials == nil {
+			continue
+		}
+		for name := range ref.Value.Flows.ClientCredentials.Scopes {
+			roles[name] = true
+		}
+	}
+	return roles
 }

@@ -180,7 +180,7 @@ func TestCreateWithGeneratedClient(t *testing.T) {
 		Subject:               &subject,
 		StartDateTime:         &graphtime.Time{Time: start},
 		JoinMeetingIDSettings: &gen.JoinMeetingIDSettingsInput{IsPasscodeRequired: ptr(true)},
-		LobbyBypassSettings:   &gen.LobbyBypassSettingsInput{Scope: ptr(gen.LobbyBypassScopeEveryone)},
+		LobbyBypassSettings:   &gen.LobbyBypassSettingsInput{Scope: ptr(gen.LobbyBypassScopeInputEveryone)},
 		Participants: &gen.MeetingParticipantsInput{Attendees: &[]gen.MeetingParticipantInfoInput{{
 			Identity: &gen.IdentitySetInput{User: &gen.IdentityInput{ID: ptr("5a7e6c1d-2b3c-4d5e-8f90-a1b2c3d4e5f6")}},
 			Upn:      ptr("alex@contoso.example"),

@@ -10,7 +10,7 @@ import (
 	"strings"
 	"time"
 
-	"github.com/labstack/echo/v4"
+	"github.com/labstack/echo/v5"
 
 	"github.com/onlinemeetings/onlinemeetings/auth"
 	"github.com/onlinemeetings/onlinemeetings/store"
@@ -110,20 +110,20 @@ func toGraphError(err error, path string) *Error {
 			return m.make(err)
 		}
 	}
-	var he *echo.HTTPError
-	if errors.As(err, &he) {
-		return fromEchoError(he, path)
+	var sc echo.HTTPStatusCoder // v5's router errors are not *echo.HTTPError
+	if errors.As(err, &sc) {
+		return fromEchoError(err, sc.StatusCode(), path)
 	}
 	return &Error{Status: http.StatusInternalServerError, Code: "generalException", Message: msgInternal, Err: err}
 }
 
 // fromEchoError maps Echo's own errors (router 404/405, binder, body limit).
-func fromEchoError(he *echo.HTTPError, path string) *Error {
-	cause := he.Internal
-	if cause == nil {
-		cause = he
+func fromEchoError(err error, code int, path string) *Error {
+	cause := err
+	if inner := errors.Unwrap(err); inner != nil {
+		cause = inner
 	}
-	switch he.Code {
+	switch code {
 	case http.StatusNotFound:
 		// Graph answers an unknown segment under /v1.0 with 400 BadRequest
 		// naming the segment; anything else is a plain 404.
@@ -134,18 +134,18 @@ func fromEchoError(he *echo.HTTPError, path string) *Error {
 		}
 		return &Error{Status: http.StatusNotFound, Code: "NotFound", Message: "The requested resource does not exist.", Err: cause}
 	case http.StatusMethodNotAllowed:
-		return &Error{Status: he.Code, Code: "MethodNotAllowed", Message: "The HTTP method is not allowed on this resource.", Err: cause}
+		return &Error{Status: code, Code: "MethodNotAllowed", Message: "The HTTP method is not allowed on this resource.", Err: cause}
 	case http.StatusRequestEntityTooLarge:
 		return requestTooLarge()
 	case http.StatusBadRequest:
 		// The binder runs after validation, so a failure here means a body
 		// the validator accepted but Go could not decode.
-		return &Error{Status: he.Code, Code: "BadRequest", Message: msgUnreadableJSON, Err: cause}
+		return &Error{Status: code, Code: "BadRequest", Message: msgUnreadableJSON, Err: cause}
 	case http.StatusUnsupportedMediaType:
 		return unsupportedMediaType()
 	}
-	if he.Code >= 400 && he.Code < 500 {
-		return &Error{Status: he.Code, Code: "BadRequest", Message: http.StatusText(he.Code), Err: cause}
+	if code >= 400 && code < 500 {
+		return &Error{Status: code, Code: "BadRequest", Message: http.StatusText(code), Err: cause}
 	}
 	return &Error{Status: http.StatusInternalServerError, Code: "generalException", Message: msgInternal, Err: cause}
 }
@@ -180,7 +180,7 @@ type graphInnerError struct {
 // errorHandler is Echo's HTTPErrorHandler: the one place where errors become
 // responses. It logs server-side failures with the request id and writes
 // Graph's error JSON with the correlation headers.
-func (a *app) errorHandler(err error, c echo.Context) {
+func (a *app) errorHandler(c *echo.Context, err error) {
 	ge := toGraphError(err, c.Request().URL.Path)
 	req := c.Request()
 	ids := requestIDsFrom(req.Context())
@@ -192,7 +192,7 @@ func (a *app) errorHandler(err error, c echo.Context) {
 			slog.String("request_id", ids.requestID), slog.Int("status", ge.Status), slog.Any("error", ge.Err))
 	}
 	c.Set(ctxKeyErrorCode, ge.Code)
-	if c.Response().Committed {
+	if r, uerr := echo.UnwrapResponse(c.Response()); uerr == nil && r.Committed {
 		return
 	}
 	h := c.Response().Header()

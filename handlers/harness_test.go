@@ -6,6 +6,7 @@ import (
 	"io"
 	"net/http"
 	"net/http/httptest"
+	"os"
 	"path/filepath"
 	"strings"
 	"sync/atomic"
@@ -18,6 +19,8 @@ import (
 	"github.com/onlinemeetings/onlinemeetings/handlers"
 	"github.com/onlinemeetings/onlinemeetings/store"
 	"github.com/onlinemeetings/onlinemeetings/store/memory"
+	"github.com/onlinemeetings/onlinemeetings/store/postgres"
+	"github.com/onlinemeetings/onlinemeetings/store/postgres/pgtest"
 	"github.com/onlinemeetings/onlinemeetings/store/sqlite"
 )
 
@@ -59,7 +62,23 @@ type storeKind struct {
 	open func(t testing.TB) store.Store
 }
 
-var storeKinds = []storeKind{
+// storeKinds are the stores every API test runs against. PostgreSQL joins
+// when ONLINEMEETINGS_TEST_POSTGRES_URL is set (CI always sets it).
+var storeKinds = func() []storeKind {
+	kinds := baseStoreKinds
+	if os.Getenv(pgtest.EnvURL) != "" {
+		kinds = append(kinds, storeKind{"postgres", func(t testing.TB) store.Store {
+			st, err := postgres.Open(context.Background(), pgtest.Schema(t))
+			if err != nil {
+				t.Fatalf("postgres.Open: %v", err)
+			}
+			return st
+		}})
+	}
+	return kinds
+}()
+
+var baseStoreKinds = []storeKind{
 	{"memory", func(t testing.TB) store.Store { return memory.New() }},
 	{"sqlite", func(t testing.TB) store.Store {
 		st, err := sqlite.Open(context.Background(), filepath.Join(t.TempDir(), "meetings.db"))
@@ -78,7 +97,7 @@ func forEachStore(t *testing.T, f func(t *testing.T, h *harness)) {
 	}
 }
 
-func newHarness(t testing.TB, st store.Store) *harness {
+func newHarness(t testing.TB, st store.Store, opts ...func(*handlers.Config)) *harness {
 	t.Helper()
 	iss := authtest.NewIssuer(t)
 	v := auth.NewVerifier(auth.Config{Issuer: iss.URL(), Audience: authtest.Audience})
@@ -86,14 +105,18 @@ func newHarness(t testing.TB, st store.Store) *harness {
 	t.Cleanup(cancel)
 	v.Start(ctx)
 	waitReady(t, v)
-	return newHarnessWith(t, iss, st, v)
+	return newHarnessWith(t, iss, st, v, opts...)
 }
 
-func newHarnessWith(t testing.TB, iss *authtest.Issuer, st store.Store, v handlers.TokenVerifier) *harness {
+func newHarnessWith(t testing.TB, iss *authtest.Issuer, st store.Store, v handlers.TokenVerifier, opts ...func(*handlers.Config)) *harness {
 	t.Helper()
 	cs := &countingStore{Store: st}
 	t.Cleanup(func() { _ = st.Close() })
-	h, err := handlers.New(handlers.Config{Store: cs, Verifier: v, PublicURL: publicURL})
+	cfg := handlers.Config{Store: cs, Verifier: v, PublicURL: publicURL}
+	for _, o := range opts {
+		o(&cfg)
+	}
+	h, err := handlers.New(cfg)
 	if err != nil {
 		t.Fatalf("handlers.New: %v", err)
 	}

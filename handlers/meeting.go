@@ -97,18 +97,18 @@ func newMeeting(p *auth.Principal, in *gen.OnlineMeetingCreate, now time.Time, i
 
 		AllowBreakoutRooms:                   in.AllowBreakoutRooms,
 		AllowCopyingAndSharingMeetingContent: in.AllowCopyingAndSharingMeetingContent,
-		AllowLiveShare:                       in.AllowLiveShare,
+		AllowLiveShare:                       enum[gen.MeetingLiveShareOptions](in.AllowLiveShare),
 		AllowPowerPointSharing:               in.AllowPowerPointSharing,
 		AllowRecording:                       in.AllowRecording,
 		AllowTranscription:                   in.AllowTranscription,
 		AllowWhiteboard:                      in.AllowWhiteboard,
-		AllowedLobbyAdmitters:                in.AllowedLobbyAdmitters,
+		AllowedLobbyAdmitters:                enum[gen.AllowedLobbyAdmitterRoles](in.AllowedLobbyAdmitters),
 		IsBroadcast:                          in.IsBroadcast,
 		IsEndToEndEncryptionEnabled:          in.IsEndToEndEncryptionEnabled,
 		MeetingSpokenLanguageTag:             in.MeetingSpokenLanguageTag,
 		MeetingTemplateID:                    in.MeetingTemplateID,
-		MeetingType:                          in.MeetingType,
-		ShareMeetingChatHistoryDefault:       in.ShareMeetingChatHistoryDefault,
+		MeetingType:                          enum[gen.OnlineMeetingType](in.MeetingType),
+		ShareMeetingChatHistoryDefault:       enum[gen.MeetingChatHistoryDefaultMode](in.ShareMeetingChatHistoryDefault),
 		BroadcastSettings:                    broadcastSettings(in.BroadcastSettings),
 		ChatRestrictions:                     chatRestrictions(in.ChatRestrictions),
 		CloudVideoInteropInfo:                cloudVideoInteropInfo(in.CloudVideoInteropInfo),
@@ -117,14 +117,14 @@ func newMeeting(p *auth.Principal, in *gen.OnlineMeetingCreate, now time.Time, i
 	}
 	setIfPresent(&m.AllowAttendeeToEnableCamera, in.AllowAttendeeToEnableCamera)
 	setIfPresent(&m.AllowAttendeeToEnableMic, in.AllowAttendeeToEnableMic)
-	setIfPresent(&m.AllowMeetingChat, in.AllowMeetingChat)
+	setIfPresent(&m.AllowMeetingChat, enum[gen.MeetingChatMode](in.AllowMeetingChat))
 	setIfPresent(&m.AllowParticipantsToChangeName, in.AllowParticipantsToChangeName)
 	setIfPresent(&m.AllowTeamworkReactions, in.AllowTeamworkReactions)
-	setIfPresent(&m.AllowedPresenters, in.AllowedPresenters)
+	setIfPresent(&m.AllowedPresenters, enum[gen.OnlineMeetingPresenters](in.AllowedPresenters))
 	setIfPresent(&m.IsEntryExitAnnounced, in.IsEntryExitAnnounced)
 	setIfPresent(&m.RecordAutomatically, in.RecordAutomatically)
 	if lb := in.LobbyBypassSettings; lb != nil {
-		setIfPresent(&m.LobbyBypassSettings.Scope, lb.Scope)
+		setIfPresent(&m.LobbyBypassSettings.Scope, enum[gen.LobbyBypassScope](lb.Scope))
 		setIfPresent(&m.LobbyBypassSettings.IsDialInBypassEnabled, lb.IsDialInBypassEnabled)
 	}
 	if js := in.JoinMeetingIDSettings; js != nil && js.IsPasscodeRequired != nil && *js.IsPasscodeRequired {
@@ -186,7 +186,7 @@ func isCaller(p *auth.Principal, o *gen.MeetingParticipantInfoInput) bool {
 	if o.Identity.Application != nil || o.Identity.Device != nil {
 		return false
 	}
-	if o.Role != nil && *o.Role != gen.OnlineMeetingRolePresenter {
+	if o.Role != nil && *o.Role != gen.OnlineMeetingRoleInputPresenter {
 		return false
 	}
 	if o.Upn != nil && (p.UPN == nil || !strings.EqualFold(*o.Upn, *p.UPN)) {
@@ -197,7 +197,7 @@ func isCaller(p *auth.Principal, o *gen.MeetingParticipantInfoInput) bool {
 
 func participantInfo(in gen.MeetingParticipantInfoInput) gen.MeetingParticipantInfo {
 	out := gen.MeetingParticipantInfo{Role: ptr(gen.OnlineMeetingRoleAttendee), Upn: in.Upn}
-	setIfPresent(&out.Role, in.Role)
+	setIfPresent(&out.Role, enum[gen.OnlineMeetingRole](in.Role))
 	if in.Identity != nil {
 		out.Identity = &gen.IdentitySet{
 			Application: identity(in.Identity.Application),
@@ -220,7 +220,7 @@ func broadcastSettings(in *gen.BroadcastMeetingSettingsInput) *gen.BroadcastMeet
 		return nil
 	}
 	out := &gen.BroadcastMeetingSettings{
-		AllowedAudience:            in.AllowedAudience,
+		AllowedAudience:            enum[gen.BroadcastMeetingAudience](in.AllowedAudience),
 		IsAttendeeReportEnabled:    in.IsAttendeeReportEnabled,
 		IsQuestionAndAnswerEnabled: in.IsQuestionAndAnswerEnabled,
 		IsRecordingEnabled:         in.IsRecordingEnabled,
@@ -281,6 +281,16 @@ func audioConferencing(a *AudioConferencing, conferenceID string) *gen.AudioConf
 }
 
 func ptr[T any](v T) *T { return &v }
+
+// enum converts an input enum (which excludes unknownFutureValue) to the
+// output enum of the same Graph type; the members are the same strings.
+func enum[Out ~string, In ~string](in *In) *Out {
+	if in == nil {
+		return nil
+	}
+	out := Out(*in)
+	return &out
+}
 
 // setIfPresent overwrites *dst with src when the request set it (non-null).
 func setIfPresent[T any](dst **T, src *T) {

@@ -16,7 +16,7 @@ import (
 
 	"github.com/getkin/kin-openapi/openapi3filter"
 	"github.com/getkin/kin-openapi/routers"
-	"github.com/labstack/echo/v4"
+	"github.com/labstack/echo/v5"
 
 	"github.com/onlinemeetings/onlinemeetings/auth"
 )
@@ -47,7 +47,7 @@ func requestIDsFrom(ctx context.Context) requestIDPair {
 // client-request-id (otherwise client-request-id equals request-id), on every
 // response, as Graph does.
 func requestIDs(next echo.HandlerFunc) echo.HandlerFunc {
-	return func(c echo.Context) error {
+	return func(c *echo.Context) error {
 		req := c.Request()
 		ids := requestIDPair{requestID: randomGUID()}
 		ids.clientRequestID = ids.requestID
@@ -79,24 +79,29 @@ func validClientRequestID(s string) bool {
 // accessLog writes one structured line per request (never the token). It
 // renders errors itself so that the line carries the final status.
 func (a *app) accessLog(next echo.HandlerFunc) echo.HandlerFunc {
-	return func(c echo.Context) error {
+	return func(c *echo.Context) error {
 		start := time.Now()
 		if err := next(c); err != nil {
-			c.Error(err)
+			c.Echo().HTTPErrorHandler(c, err)
 		}
 		req := c.Request()
+		status := 0
+		if r, err := echo.UnwrapResponse(c.Response()); err == nil {
+			status = r.Status
+		}
 		op, _ := c.Get(ctxKeyOperation).(string)
 		attrs := []slog.Attr{
 			slog.String("request_id", requestIDsFrom(req.Context()).requestID),
 			slog.String("method", req.Method),
 			slog.String("path", req.URL.Path),
 			slog.String("operation", op),
-			slog.Int("status", c.Response().Status),
+			slog.Int("status", status),
 			slog.Duration("duration", time.Since(start)),
 		}
 		if code, ok := c.Get(ctxKeyErrorCode).(string); ok {
 			attrs = append(attrs, slog.String("error_code", code))
 		}
+		a.cfg.Metrics.ObserveRequest(op, status, time.Since(start))
 		a.log.LogAttrs(req.Context(), slog.LevelInfo, "request", attrs...)
 		return nil
 	}
@@ -105,7 +110,7 @@ func (a *app) accessLog(next echo.HandlerFunc) echo.HandlerFunc {
 // recoverPanics turns a panic in a handler into a 500 Graph error (logged with
 // its stack) so the server keeps serving and the client gets an answer.
 func (a *app) recoverPanics(next echo.HandlerFunc) echo.HandlerFunc {
-	return func(c echo.Context) (err error) {
+	return func(c *echo.Context) (err error) {
 		defer func() {
 			if r := recover(); r != nil {
 				if r == http.ErrAbortHandler {
@@ -124,7 +129,7 @@ func (a *app) recoverPanics(next echo.HandlerFunc) echo.HandlerFunc {
 // limitBody answers 413 for a body announced larger than MaxBodyBytes, before
 // anything else looks at the request, and caps chunked bodies as they are read.
 func limitBody(next echo.HandlerFunc) echo.HandlerFunc {
-	return func(c echo.Context) error {
+	return func(c *echo.Context) error {
 		req := c.Request()
 		if req.ContentLength > MaxBodyBytes {
 			return requestTooLarge()
@@ -137,9 +142,10 @@ func limitBody(next echo.HandlerFunc) echo.HandlerFunc {
 }
 
 // operation is the per-operation pipeline that runs before a generated
-// handler, in the order the stack can deliver: authenticate (401), authorize
-// against the operation's security requirements in the spec (403, and 400 for
-// an app-only token on /me), Content-Type (415), read the body (413) and
+// handler, in the order the stack can deliver: authenticate (401), throttle
+// (429), authorize against the operation's security requirements in the spec
+// (403, and 400 for an app-only token on /me), Content-Type (415), read the
+// body (413) and
 // validate it against the spec (400). Mounting it per operation keeps Echo's
 // own routing (404/405) and means no API route can skip it.
 func (a *app) operation(id string, route *routers.Route) echo.MiddlewareFunc {
@@ -149,19 +155,24 @@ func (a *app) operation(id string, route *routers.Route) echo.MiddlewareFunc {
 	}
 	hasBody := route.Operation.RequestBody != nil
 	return func(next echo.HandlerFunc) echo.HandlerFunc {
-		return func(c echo.Context) error {
+		return func(c *echo.Context) error {
 			c.Set(ctxKeyOperation, id)
 			req := c.Request()
 			p, err := a.authenticate(req)
 			if err != nil {
+				a.cfg.Metrics.TokenRejected(auth.Reason(err))
+				return err
+			}
+			if err := a.throttle.check(p, a.now()); err != nil {
+				a.cfg.Metrics.Throttled()
 				return err
 			}
 			req = req.WithContext(auth.NewContext(req.Context(), p))
 			c.SetRequest(req)
 
-			params := make(map[string]string, len(c.ParamNames()))
-			for i, name := range c.ParamNames() {
-				params[name] = c.ParamValues()[i]
+			params := make(map[string]string, len(c.PathValues()))
+			for _, pv := range c.PathValues() {
+				params[pv.Name] = pv.Value
 			}
 			input := &openapi3filter.RequestValidationInput{Request: req, PathParams: params, Route: route, Options: &a.validation}
 			// kin-openapi buffers the body for each AuthenticationFunc call;
@@ -178,16 +189,23 @@ func (a *app) operation(id string, route *routers.Route) echo.MiddlewareFunc {
 				if err := checkBodyHeaders(req); err != nil {
 					return err
 				}
-				if err := bufferJSONBody(req); err != nil {
+				raw, err := bufferJSONBody(req)
+				if err != nil {
 					return err
 				}
+				req = req.WithContext(context.WithValue(req.Context(), rawBodyKey{}, raw))
+				c.SetRequest(req)
+				input.Request = req
+			}
+			if err := checkQueryOptions(req, route); err != nil {
+				return err
 			}
 			if err := openapi3filter.ValidateRequest(req.Context(), input); err != nil {
 				var ge *Error
 				if errors.As(err, &ge) {
 					return ge
 				}
-				return a.types.validationError(err)
+				return a.validationError(err)
 			}
 			return next(c)
 		}
@@ -204,50 +222,116 @@ func (a *app) authenticate(req *http.Request) (*auth.Principal, error) {
 }
 
 // authorize is kin-openapi's AuthenticationFunc: it checks the verified
-// principal against one security requirement of the spec (the scopes it
-// lists) and Graph's account rules.
+// principal against one security requirement of the spec (one alternative:
+// the delegated scopes or the application roles it lists), Graph's account
+// rules, and, on /users/{userId}, whose meetings the caller may touch.
+//
+// kin-openapi calls it once per alternative and fails the request only when
+// every alternative failed; securityError then picks the answer. An
+// alternative of the wrong kind for the token (app roles for a delegated
+// token and the other way round) fails with errWrongTokenKind, which never
+// becomes the answer when a requirement of the right kind has something
+// more specific to say.
 func (a *app) authorize(_ context.Context, in *openapi3filter.AuthenticationInput) error {
-	req := in.RequestValidationInput.Request
-	p := auth.FromContext(req.Context())
+	rvi := in.RequestValidationInput
+	p := auth.FromContext(rvi.Request.Context())
 	if p == nil {
 		return auth.ErrNoToken
 	}
 	if p.IsPersonalAccount() {
 		return newError(http.StatusForbidden, "Forbidden", "Personal Microsoft accounts are not supported for online meetings.")
 	}
-	if p.AppOnly {
-		if route := in.RequestValidationInput.Route; route != nil && (strings.HasPrefix(route.Path, "/me/") || route.Path == "/me") {
-			return badRequest("/me request is only valid with delegated authentication flow.")
-		}
-		return newError(http.StatusForbidden, "Forbidden", "Application permissions are not supported on this operation.")
+	onMe := rvi.Route != nil && (strings.HasPrefix(rvi.Route.Path, "/me/") || rvi.Route.Path == "/me")
+	if p.AppOnly && onMe {
+		return badRequest("/me request is only valid with delegated authentication flow.")
+	}
+	appReq := len(in.Scopes) > 0 && a.appRoles[in.Scopes[0]]
+	if appReq != p.AppOnly {
+		return errWrongTokenKind
 	}
 	for _, s := range in.Scopes {
-		if !p.HasScope(s) {
-			return newError(http.StatusForbidden, "Forbidden", fmt.Sprintf(
-				"Missing scope permissions on the request. API requires '%s'. Scopes on the request '%s'.",
-				strings.Join(in.Scopes, " "), strings.Join(p.Scopes, " ")))
+		if p.AppOnly && !p.HasRole(s) || !p.AppOnly && !p.HasScope(s) {
+			return &missingPermission{required: in.Scopes, appOnly: p.AppOnly, granted: p.Scopes, roles: p.Roles}
 		}
+	}
+	userID, onUser := rvi.PathParams["userId"]
+	if !onUser {
+		return nil
+	}
+	// Graph takes the user's object id here; anything else names no user.
+	if !auth.IsGUID(userID) {
+		return newError(http.StatusNotFound, "NotFound", fmt.Sprintf("The user with id '%s' was not found.", userID))
+	}
+	if !p.AppOnly {
+		if !strings.EqualFold(userID, p.ObjectID) {
+			return newError(http.StatusForbidden, "Forbidden",
+				"A delegated token may only act on the signed-in user's own online meetings; use /me or the user's own id.")
+		}
+		return nil
+	}
+	if a.cfg.AccessPolicy == nil || !a.cfg.AccessPolicy.Allows(strings.ToLower(p.TenantID), strings.ToLower(p.AppID), strings.ToLower(userID)) {
+		return newError(http.StatusForbidden, "Forbidden", "No application access policy found for this app")
 	}
 	return nil
 }
 
-// securityError picks the Graph error out of a failed security check.
+// errWrongTokenKind fails a security alternative meant for the other kind
+// of token (delegated or app-only).
+var errWrongTokenKind = errors.New("security requirement is for the other kind of token")
+
+// missingPermission fails a security alternative whose scopes (delegated)
+// or roles (app-only) the token lacks.
+type missingPermission struct {
+	required []string
+	appOnly  bool
+	granted  []string
+	roles    []string
+}
+
+func (e *missingPermission) Error() string {
+	return "missing permission " + strings.Join(e.required, " ")
+}
+
+// securityError picks the answer for a request that failed every security
+// alternative: a Graph error one of them made (first in the spec's order),
+// else 401 for a missing or bad token, else a 403 that lists every
+// permission that would have been enough.
 func securityError(err error) error {
 	var sre *openapi3filter.SecurityRequirementsError
-	if errors.As(err, &sre) {
-		for _, e := range sre.Errors {
-			var ge *Error
-			if errors.As(e, &ge) {
-				return ge
-			}
-		}
-		for _, e := range sre.Errors {
-			if errors.Is(e, auth.ErrNoToken) || errors.Is(e, auth.ErrInvalidToken) {
-				return e
-			}
+	if !errors.As(err, &sre) {
+		return newError(http.StatusForbidden, "Forbidden", "The caller is not allowed to perform this operation.")
+	}
+	for _, e := range sre.Errors {
+		var ge *Error
+		if errors.As(e, &ge) {
+			return ge
 		}
 	}
-	return newError(http.StatusForbidden, "Forbidden", "The caller is not allowed to perform this operation.")
+	for _, e := range sre.Errors {
+		if errors.Is(e, auth.ErrNoToken) || errors.Is(e, auth.ErrInvalidToken) {
+			return e
+		}
+	}
+	var needed []string
+	var last *missingPermission
+	for _, e := range sre.Errors {
+		var mp *missingPermission
+		if errors.As(e, &mp) {
+			needed = append(needed, strings.Join(mp.required, " "))
+			last = mp
+		}
+	}
+	if last == nil {
+		return newError(http.StatusForbidden, "Forbidden", "The caller is not allowed to perform this operation.")
+	}
+	if last.appOnly {
+		return newError(http.StatusForbidden, "Forbidden", fmt.Sprintf(
+			"Missing role permissions on the request. API requires one of '%s'. Roles on the request '%s'.",
+			strings.Join(needed, ", "), strings.Join(last.roles, " ")))
+	}
+	return newError(http.StatusForbidden, "Forbidden", fmt.Sprintf(
+		"Missing scope permissions on the request. API requires one of '%s'. Scopes on the request '%s'.",
+		strings.Join(needed, ", "), strings.Join(last.granted, " ")))
 }
 
 // checkBodyHeaders enforces Graph's body rules before the body is read: a
@@ -276,23 +360,48 @@ func checkBodyHeaders(req *http.Request) error {
 
 // bufferJSONBody reads the (size-limited) body, rejects anything that is not
 // exactly one JSON value (trailing data included), and puts the bytes back
-// for the validator and the binder.
-func bufferJSONBody(req *http.Request) error {
+// for the validator and the binder. It returns the bytes.
+func bufferJSONBody(req *http.Request) ([]byte, error) {
 	data, err := io.ReadAll(req.Body)
 	if err != nil {
 		var mbe *http.MaxBytesError
 		if errors.As(err, &mbe) {
-			return requestTooLarge()
+			return nil, requestTooLarge()
 		}
 		ge := badRequest(msgUnreadableJSON)
 		ge.Err = err
-		return ge
+		return nil, ge
 	}
 	if len(bytes.TrimSpace(data)) == 0 || !json.Valid(data) {
-		return badRequest(msgUnreadableJSON)
+		return nil, badRequest(msgUnreadableJSON)
 	}
 	req.Body = io.NopCloser(bytes.NewReader(data))
 	req.ContentLength = int64(len(data))
 	req.GetBody = func() (io.ReadCloser, error) { return io.NopCloser(bytes.NewReader(data)), nil }
+	return data, nil
+}
+
+// checkQueryOptions answers 400 for an OData system query option ($…) that
+// the operation does not declare in the spec ($expand, $count, $orderby,
+// $search, …), instead of silently ignoring it.
+func checkQueryOptions(req *http.Request, route *routers.Route) error {
+	if !strings.Contains(req.URL.RawQuery, "$") && !strings.Contains(req.URL.RawQuery, "%24") {
+		return nil
+	}
+	for name := range req.URL.Query() {
+		if !strings.HasPrefix(name, "$") {
+			continue
+		}
+		declared := false
+		for _, p := range route.Operation.Parameters {
+			if p.Value != nil && p.Value.In == "query" && p.Value.Name == name {
+				declared = true
+				break
+			}
+		}
+		if !declared {
+			return badRequest(fmt.Sprintf("Query option '%s' is not supported on this request.", name))
+		}
+	}
 	return nil
 }

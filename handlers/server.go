@@ -31,52 +31,67 @@ type Server struct {
 	publicURL string
 	now       func() time.Time
 	audio     *AudioConferencing
+	keyCache
 }
 
 var _ gen.StrictServerInterface = (*Server)(nil)
 
 // CreateOnlineMeeting implements POST /me/onlineMeetings.
 func (s *Server) CreateOnlineMeeting(ctx context.Context, r gen.CreateOnlineMeetingRequestObject) (gen.CreateOnlineMeetingResponseObject, error) {
-	p := auth.FromContext(ctx)
-	if p == nil || r.Body == nil {
-		return nil, errors.New("handlers: create reached without principal or body")
+	t, err := meTarget(ctx)
+	if err != nil {
+		return nil, err
+	}
+	return s.create(ctx, t, r.Body, prefs(r.Params.Prefer))
+}
+
+// create makes a new meeting organized by t, drawing new identifiers when
+// the random join meeting id (or, astronomically unlikely, the id) is taken.
+func (s *Server) create(ctx context.Context, t target, body *gen.OnlineMeetingCreate, pr preferences) (meetingResponse, error) {
+	if body == nil {
+		return meetingResponse{}, errors.New("handlers: create reached without body")
 	}
 	now := s.now()
 	for attempt := 1; ; attempt++ {
 		ids := newMeetingIDs()
-		m, gerr := newMeeting(p, r.Body, now, ids, s.audio)
+		m, gerr := newMeeting(t.organizer, body, now, ids, s.audio)
 		if gerr != nil {
-			return nil, gerr
+			return meetingResponse{}, gerr
 		}
-		sm, err := toStore(p, m, ids)
+		sm, err := toStore(t.organizer, m, ids)
 		if err != nil {
-			return nil, err
+			return meetingResponse{}, err
 		}
 		err = s.store.Create(ctx, sm)
 		if err == nil {
-			return meetingResponse{status: http.StatusCreated, context: s.entityContext(p.ObjectID), resource: sm.Resource}, nil
+			return meetingResponse{status: http.StatusCreated, context: s.entityContext(t.organizer.ObjectID), resource: sm.Resource, prefs: pr}, nil
 		}
 		if attempt < maxCreateAttempts && (errors.Is(err, store.ErrJoinMeetingIDTaken) || errors.Is(err, store.ErrIDTaken)) {
 			continue
 		}
-		return nil, err
+		return meetingResponse{}, err
 	}
 }
 
-// toStore translates a new meeting into the store's form.
+// toStore translates a new meeting organized by p into the store's form.
 func toStore(p *auth.Principal, m *gen.OnlineMeeting, ids meetingIDs) (*store.Meeting, error) {
 	resource, err := marshalJSON(m)
 	if err != nil {
 		return nil, fmt.Errorf("handlers: encoding meeting: %w", err)
 	}
-	return &store.Meeting{
+	sm := &store.Meeting{
 		ID:               *m.ID,
 		Owner:            store.Owner{TenantID: p.TenantID, UserID: p.ObjectID},
 		JoinMeetingID:    ids.joinMeetingID,
 		JoinWebURL:       *m.JoinWebURL,
 		CreationDateTime: m.CreationDateTime.Time,
+		Attendees:        attendeesOf(m, p.TenantID),
 		Resource:         resource,
-	}, nil
+	}
+	if m.ExternalID != nil {
+		sm.ExternalID = *m.ExternalID
+	}
+	return sm, nil
 }
 
 // entityContext is the @odata.context of one meeting of user oid.
@@ -85,34 +100,66 @@ func (s *Server) entityContext(oid string) string {
 }
 
 // meetingResponse writes a stored meeting with its @odata.context first, as
-// Graph does, without decoding and re-encoding the stored JSON.
+// Graph does. Without $select and without evolvable enum members to hide it
+// writes the stored JSON as it is, without decoding it.
 type meetingResponse struct {
 	status   int
 	context  string
-	resource []byte // a JSON object, as stored
+	resource []byte   // a JSON object, as stored
+	sel      []string // $select: the properties to keep (plus id); nil = all
+	prefs    preferences
 }
 
-// VisitCreateOnlineMeetingResponse implements gen.CreateOnlineMeetingResponseObject.
 func (r meetingResponse) VisitCreateOnlineMeetingResponse(w http.ResponseWriter) error {
 	return r.write(w)
 }
 
+func (r meetingResponse) VisitCreateUserOnlineMeetingResponse(w http.ResponseWriter) error {
+	return r.write(w)
+}
+
+func (r meetingResponse) VisitGetOnlineMeetingResponse(w http.ResponseWriter) error {
+	return r.write(w)
+}
+
+func (r meetingResponse) VisitGetUserOnlineMeetingResponse(w http.ResponseWriter) error {
+	return r.write(w)
+}
+
+func (r meetingResponse) VisitUpdateOnlineMeetingResponse(w http.ResponseWriter) error {
+	return r.write(w)
+}
+
+func (r meetingResponse) VisitUpdateUserOnlineMeetingResponse(w http.ResponseWriter) error {
+	return r.write(w)
+}
+
+func (r meetingResponse) VisitCreateOrGetOnlineMeetingResponse(w http.ResponseWriter) error {
+	return r.write(w)
+}
+
+func (r meetingResponse) VisitCreateOrGetUserOnlineMeetingResponse(w http.ResponseWriter) error {
+	return r.write(w)
+}
+
 func (r meetingResponse) write(w http.ResponseWriter) error {
-	if len(r.resource) < 2 || r.resource[0] != '{' {
-		return errors.New("handlers: stored meeting is not a JSON object")
+	resource, err := render(r.resource, r.sel, r.prefs)
+	if err != nil {
+		return err
 	}
 	ctxJSON, err := marshalJSON(r.context)
 	if err != nil {
 		return err
 	}
 	var b bytes.Buffer
-	b.Grow(len(r.resource) + len(ctxJSON) + 24)
+	b.Grow(len(resource) + len(ctxJSON) + 24)
 	b.WriteString(`{"@odata.context":`)
 	b.Write(ctxJSON)
-	if !bytes.Equal(bytes.TrimSpace(r.resource[1:]), []byte("}")) {
+	if !bytes.Equal(bytes.TrimSpace(resource[1:]), []byte("}")) {
 		b.WriteByte(',')
 	}
-	b.Write(r.resource[1:])
+	b.Write(resource[1:])
+	r.prefs.setApplied(w.Header())
 	w.Header().Set("Content-Type", successContentType)
 	w.WriteHeader(r.status)
 	_, err = w.Write(b.Bytes())

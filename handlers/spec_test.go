@@ -23,7 +23,7 @@ func TestSpecIsValid(t *testing.T) {
 	if err := doc.Validate(context.Background()); err != nil {
 		t.Fatalf("openapi.yaml is not valid: %v", err)
 	}
-	embedded, err := gen.GetSwagger()
+	embedded, err := gen.GetSpec()
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -59,7 +59,7 @@ func TestSpecIsValid(t *testing.T) {
 // middleware (authentication and validation) is attached to every route.
 func TestEveryOperationIsGuarded(t *testing.T) {
 	h := newHarness(t, storeKinds[0].open(t))
-	spec, err := gen.GetSwagger()
+	spec, err := gen.GetSpec()
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -3,6 +3,7 @@ package handlers
 import (
 	"errors"
 	"fmt"
+	"net/http"
 	"slices"
 	"strings"
 
@@ -34,23 +35,84 @@ var serverOwned = map[string]string{
 }
 
 // validationError maps a kin-openapi request validation failure to the Graph
-// error a client of Graph would get for the same mistake.
+// error a client of Graph would get for the same mistake. Unknown members
+// at the top of a PATCH or createOrGet body get those operations' own
+// answers; everything else is the same for every operation.
+func (a *app) validationError(err error) *Error {
+	var se *openapi3.SchemaError
+	if errors.As(err, &se) && len(se.JSONPointer()) == 0 &&
+		(se.SchemaField == "properties" || se.SchemaField == "additionalProperties") {
+		if ge := a.bodyMemberError(se); ge != nil {
+			ge.Err = err
+			return ge
+		}
+	}
+	return a.types.validationError(err)
+}
+
+// bodyMemberError answers a top-level member that the PATCH or createOrGet
+// schema does not declare: PATCH names a real but not updatable property
+// with Graph's InvalidArgument; createOrGet says it is not a parameter of
+// the action. nil means neither applies.
+func (a *app) bodyMemberError(se *openapi3.SchemaError) *Error {
+	obj, _ := se.Value.(map[string]any)
+	var undeclared []string
+	for k := range obj {
+		if _, ok := se.Schema.Properties[k]; !ok {
+			undeclared = append(undeclared, k)
+		}
+	}
+	if len(undeclared) == 0 {
+		return nil
+	}
+	slices.Sort(undeclared)
+	switch se.Schema {
+	case a.schema("onlineMeetingUpdate"):
+		meeting := a.schema("onlineMeeting")
+		for _, k := range undeclared {
+			if _, known := meeting.Properties[k]; !known && serverOwned[k] == "" {
+				return nil // not a property at all: the usual "does not exist"
+			}
+		}
+		if slices.Contains(undeclared, "meetingType") {
+			return invalidArgument(msgMeetingTypeUpdate)
+		}
+		return invalidArgument(msgNotUpdatable)
+	case a.schema("onlineMeetingCreateOrGet"):
+		return bodyReadError(fmt.Sprintf("The parameter '%s' in the request payload is not a valid parameter for the operation 'createOrGet'.", undeclared[0]))
+	}
+	return nil
+}
+
+// schema returns the component schema name of the spec.
+func (a *app) schema(name string) *openapi3.Schema {
+	if ref := a.spec.Components.Schemas[name]; ref != nil {
+		return ref.Value
+	}
+	return nil
+}
+
+// validationError maps a validation failure that needs no knowledge of the
+// operation.
 func (g graphTypes) validationError(err error) *Error {
+	var re *openapi3filter.RequestError
+	if errors.As(err, &re) && re.Parameter != nil {
+		ge := parameterError(re)
+		if ge == nil {
+			ge = badRequest(fmt.Sprintf("The value of the %s parameter '%s' is invalid.", re.Parameter.In, re.Parameter.Name))
+		}
+		ge.Err = err
+		return ge
+	}
 	var se *openapi3.SchemaError
 	if errors.As(err, &se) {
 		ge := g.schemaError(se)
 		ge.Err = err
 		return ge
 	}
-	var re *openapi3filter.RequestError
 	if errors.As(err, &re) {
 		if re.RequestBody != nil {
 			ge := badRequest(msgUnreadableJSON)
-			ge.Err = err
-			return ge
-		}
-		if re.Parameter != nil {
-			ge := badRequest(fmt.Sprintf("The value of the %s parameter '%s' is invalid.", re.Parameter.In, re.Parameter.Name))
 			ge.Err = err
 			return ge
 		}
@@ -58,6 +120,30 @@ func (g graphTypes) validationError(err error) *Error {
 	ge := badRequest("The request is invalid.")
 	ge.Err = err
 	return ge
+}
+
+// parameterError answers the parameters with answers of their own: a
+// meetingId too long to be one is just not found (never the data, never
+// 400), and $top out of range gets Graph's message.
+func parameterError(re *openapi3filter.RequestError) *Error {
+	var se *openapi3.SchemaError
+	errors.As(re.Err, &se)
+	switch {
+	case re.Parameter.In == "path" && re.Parameter.Name == "meetingId":
+		id := ""
+		if se != nil {
+			id, _ = se.Value.(string)
+		}
+		if len(id) > 64 {
+			id = id[:64] + "…"
+		}
+		return meetingNotFound(id)
+	case re.Parameter.In == "path" && re.Parameter.Name == "userId":
+		return newError(http.StatusNotFound, "NotFound", "The user was not found.")
+	case re.Parameter.In == "query" && re.Parameter.Name == "$top" && se != nil:
+		return badRequest(fmt.Sprintf("Invalid page size specified: '%v'. Must be between 1 and 999 inclusive.", se.Value))
+	}
+	return nil
 }
 
 // schemaError turns one schema violation into a Graph error that names the
@@ -169,7 +255,8 @@ func newGraphTypes(spec *openapi3.T) graphTypes {
 			continue
 		}
 		base := strings.TrimSuffix(name, "Input")
-		if name == "onlineMeetingCreate" {
+		switch name {
+		case "onlineMeetingCreate", "onlineMeetingUpdate", "onlineMeetingCreateOrGet":
 			base = "onlineMeeting"
 		}
 		types[ref.Value] = "microsoft.graph." + base

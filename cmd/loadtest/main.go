@@ -1,21 +1,50 @@
-// Command loadtest measures create throughput over loopback: it starts the
-// real server binary (dev issuer, a fresh data folder) and a bare Echo
-// handler that answers the same request with a canned 201 body, drives each
-// with the same closed-loop load, and prints both and their ratio. The two
-// are measured in the same run because this machine is noisy: compare the
-// ratio, not the absolute numbers.
+// Command loadtest measures create and get throughput over loopback: it
+// starts the real server binary (dev issuer, a fresh data folder, one or two
+// replicas) and a bare Echo handler that answers the same requests with
+// canned bodies, drives each with the same closed-loop load, and prints both
+// and their ratio. The two are measured in the same run because this machine
+// is noisy: compare the ratio, not the absolute numbers.
 //
-//	go run ./cmd/loadtest -bin bin/onlinemeetings [-conns 16] [-duration 10s] [-store sqlite|memory]
+// Operations (-op, comma list, default create,get):
+//   - create: POST /v1.0/me/onlineMeetings, expecting 201 (bare: canned 201).
+//   - get: one meeting is created first on the server under test, then
+//     GET /v1.0/me/onlineMeetings/{id} expecting 200 (bare: a canned 200
+//     meeting of the real one's size).
+//
+// Stores (-store, comma list, default sqlite,memory):
+//   - sqlite, memory: one server process with a fresh data folder.
+//   - postgres: one server process on a fresh schema om_load_<random> in the
+//     database -pg-url names (default $ONLINEMEETINGS_TEST_POSTGRES_URL),
+//     passed to the server as the URL's search_path; dropped at the end.
+//   - postgres2: two server processes on one such schema, with the same
+//     --data-dir and --public-url so both accept the same token; the -conns
+//     connections are split evenly between them (the same total load as one
+//     replica).
+//
+// Each (store, op) prints one line: req/s, errors, p50/p99 and the ratio to
+// the bare handler for the same op.
+//
+//	go run ./cmd/loadtest -bin bin/onlinemeetings [-conns 16] [-duration 10s] [-warmup 2s] \
+//	  [-store sqlite,memory,postgres,postgres2] [-op create,get] [-pg-url postgres://…]
+//
+// For example, with PostgreSQL:
+//
+//	ONLINEMEETINGS_TEST_POSTGRES_URL='postgres://postgres@127.0.0.1:5432/test?sslmode=disable' \
+//	  go run ./cmd/loadtest -bin bin/onlinemeetings -store sqlite,memory,postgres,postgres2 -op create,get
 package main
 
 import (
 	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"encoding/json"
 	"errors"
 	"flag"
 	"fmt"
 	"io"
 	"net"
 	"net/http"
+	"net/url"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -25,10 +54,16 @@ import (
 	"sync/atomic"
 	"time"
 
-	"github.com/labstack/echo/v4"
+	"github.com/jackc/pgx/v5"
+	"github.com/labstack/echo/v5"
 )
 
 const requestBody = `{"startDateTime":"2019-07-12T14:30:34.2444915-07:00","endDateTime":"2019-07-12T15:00:34.2464912-07:00","subject":"User Token Meeting"}`
+
+// envPGURL is the variable the PostgreSQL tests read too (store/postgres/pgtest).
+const envPGURL = "ONLINEMEETINGS_TEST_POSTGRES_URL"
+
+const collection = "/v1.0/me/onlineMeetings"
 
 func main() {
 	if err := run(os.Args[1:]); err != nil {
@@ -37,13 +72,25 @@ func main() {
 	}
 }
 
+// op is one measured request: method, path below the target's base URL, body
+// and the status that counts as success.
+type op struct {
+	name   string
+	method string
+	path   string
+	body   string
+	want   int
+}
+
 func run(args []string) error {
 	fs := flag.NewFlagSet("loadtest", flag.ContinueOnError)
 	bin := fs.String("bin", "bin/onlinemeetings", "server binary to measure")
-	conns := fs.Int("conns", 16, "concurrent connections (closed loop)")
-	duration := fs.Duration("duration", 10*time.Second, "measuring time per target")
+	conns := fs.Int("conns", 16, "concurrent connections (closed loop); split evenly between replicas")
+	duration := fs.Duration("duration", 10*time.Second, "measuring time per target and op")
 	warmup := fs.Duration("warmup", 2*time.Second, "unmeasured load before each measurement")
-	stores := fs.String("store", "sqlite,memory", "comma-separated stores to measure the server with: sqlite, memory")
+	stores := fs.String("store", "sqlite,memory", "comma-separated stores to measure the server with: sqlite, memory, postgres (one replica), postgres2 (two replicas on one database)")
+	ops := fs.String("op", "create,get", "comma-separated operations to measure: create (POST, 201), get (GET one meeting, 200)")
+	pgURL := fs.String("pg-url", os.Getenv(envPGURL), "PostgreSQL URL for -store postgres/postgres2; each run uses a fresh schema in it (default $"+envPGURL+")")
 	bareAddr := fs.String("bare-serve", "", "internal: serve the bare handler on this address")
 	if err := fs.Parse(args); err != nil {
 		return err
@@ -52,29 +99,92 @@ func run(args []string) error {
 		return serveBare(*bareAddr)
 	}
 
+	opNames, err := list(*ops, "create", "get")
+	if err != nil {
+		return fmt.Errorf("-op: %w", err)
+	}
+	storeKinds, err := list(*stores, "sqlite", "memory", "postgres", "postgres2")
+	if err != nil {
+		return fmt.Errorf("-store: %w", err)
+	}
+	if *conns < 1 {
+		return errors.New("-conns must be at least 1")
+	}
+	for _, st := range storeKinds {
+		if strings.HasPrefix(st, "postgres") && *pgURL == "" {
+			return fmt.Errorf("-store %s needs a PostgreSQL database: pass -pg-url or set %s (e.g. postgres://postgres@127.0.0.1:5432/test?sslmode=disable)", st, envPGURL)
+		}
+	}
+
 	bare, stopBare, err := startBare()
 	if err != nil {
 		return err
 	}
 	defer stopBare()
-	bareResult, err := measure(bare+"/v1.0/me/onlineMeetings", "", *conns, *warmup, *duration)
-	if err != nil {
-		return fmt.Errorf("bare handler: %w", err)
-	}
-	fmt.Printf("%-28s %s\n", "bare Echo handler:", bareResult)
-	for _, st := range strings.Split(*stores, ",") {
-		url, token, stop, err := startServer(*bin, strings.TrimSpace(st))
+	bareResults := map[string]result{}
+	for _, name := range opNames {
+		o := op{name: "create", method: http.MethodPost, path: collection, body: requestBody, want: http.StatusCreated}
+		if name == "get" {
+			o = op{name: "get", method: http.MethodGet, path: collection + "/" + url.PathEscape(bareMeetingID), want: http.StatusOK}
+		}
+		res, err := measure([]string{bare}, "", o, *conns, *warmup, *duration)
 		if err != nil {
+			return fmt.Errorf("bare handler, %s: %w", name, err)
+		}
+		bareResults[name] = res
+		fmt.Printf("%-28s %s\n", "bare Echo handler "+name+":", res)
+	}
+	for _, st := range storeKinds {
+		if err := measureStore(*bin, st, *pgURL, opNames, bareResults, *conns, *warmup, *duration); err != nil {
 			return err
 		}
-		res, err := measure(url+"/v1.0/me/onlineMeetings", token, *conns, *warmup, *duration)
-		stop()
-		if err != nil {
-			return fmt.Errorf("server (%s): %w", st, err)
-		}
-		fmt.Printf("%-28s %s  ratio %.3f× of bare\n", "server ("+st+"):", res, res.rps/bareResult.rps)
 	}
 	return nil
+}
+
+// measureStore starts the server(s) for one store kind, measures every op
+// against them and stops them.
+func measureStore(bin, kind, pgURL string, opNames []string, bare map[string]result, conns int, warmup, duration time.Duration) error {
+	urls, token, stop, err := startTarget(bin, kind, pgURL)
+	if err != nil {
+		return fmt.Errorf("server (%s): %w", kind, err)
+	}
+	defer stop()
+	for _, name := range opNames {
+		o := op{name: "create", method: http.MethodPost, path: collection, body: requestBody, want: http.StatusCreated}
+		if name == "get" {
+			id, err := createOne(urls[0], token)
+			if err != nil {
+				return fmt.Errorf("server (%s): creating the meeting to get: %w", kind, err)
+			}
+			o = op{name: "get", method: http.MethodGet, path: collection + "/" + url.PathEscape(id), want: http.StatusOK}
+		}
+		res, err := measure(urls, token, o, conns, warmup, duration)
+		if err != nil {
+			return fmt.Errorf("server (%s), %s: %w", kind, name, err)
+		}
+		fmt.Printf("%-28s %s  ratio %.3f× of bare\n", "server ("+kind+") "+name+":", res, res.rps/bare[name].rps)
+	}
+	return nil
+}
+
+// list splits a comma list, trims it and checks every item is allowed.
+func list(s string, allowed ...string) ([]string, error) {
+	var out []string
+	for item := range strings.SplitSeq(s, ",") {
+		item = strings.TrimSpace(item)
+		if item == "" {
+			continue
+		}
+		if !slices.Contains(allowed, item) {
+			return nil, fmt.Errorf("unknown %q (want one of %s)", item, strings.Join(allowed, ", "))
+		}
+		out = append(out, item)
+	}
+	if len(out) == 0 {
+		return nil, errors.New("empty list")
+	}
+	return out, nil
 }
 
 // result is one measurement.
@@ -89,8 +199,9 @@ func (r result) String() string {
 	return fmt.Sprintf("%8.0f req/s  (%d requests, %d errors, p50 %v, p99 %v)", r.rps, r.requests, r.errors, r.p50.Round(time.Microsecond), r.p99.Round(time.Microsecond))
 }
 
-// measure runs conns closed-loop clients against url: warmup, then duration.
-func measure(url, token string, conns int, warmup, duration time.Duration) (result, error) {
+// measure runs conns closed-loop clients, connection i against
+// bases[i%len(bases)], each repeating o: warmup, then duration.
+func measure(bases []string, token string, o op, conns int, warmup, duration time.Duration) (result, error) {
 	var measuring atomic.Bool
 	var mu sync.Mutex
 	var latencies []time.Duration
@@ -100,13 +211,20 @@ func measure(url, token string, conns int, warmup, duration time.Duration) (resu
 	defer cancel()
 	var wg sync.WaitGroup
 	var start time.Time
-	for range conns {
+	for i := range conns {
+		target := bases[i%len(bases)] + o.path
 		wg.Go(func() {
 			client := &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: 1}}
 			var local []time.Duration
 			for ctx.Err() == nil {
-				req, _ := http.NewRequestWithContext(ctx, http.MethodPost, url, strings.NewReader(requestBody))
-				req.Header.Set("Content-Type", "application/json")
+				var body io.Reader
+				if o.body != "" {
+					body = strings.NewReader(o.body)
+				}
+				req, _ := http.NewRequestWithContext(ctx, o.method, target, body)
+				if o.body != "" {
+					req.Header.Set("Content-Type", "application/json")
+				}
 				if token != "" {
 					req.Header.Set("Authorization", "Bearer "+token)
 				}
@@ -115,7 +233,7 @@ func measure(url, token string, conns int, warmup, duration time.Duration) (resu
 				if err == nil {
 					_, _ = io.Copy(io.Discard, res.Body)
 					res.Body.Close()
-					if res.StatusCode != http.StatusCreated {
+					if res.StatusCode != o.want {
 						err = fmt.Errorf("status %d", res.StatusCode)
 					}
 				}
@@ -155,42 +273,142 @@ func measure(url, token string, conns int, warmup, duration time.Duration) (resu
 	}, nil
 }
 
-// startServer runs the real binary in dev mode on a free loopback port with a
-// fresh data folder and returns its URL, a dev token and a stop function.
-func startServer(bin, storeKind string) (string, string, func(), error) {
+// createOne creates a meeting on base and returns its id.
+func createOne(base, token string) (string, error) {
+	req, _ := http.NewRequest(http.MethodPost, base+collection, strings.NewReader(requestBody))
+	req.Header.Set("Content-Type", "application/json")
+	req.Header.Set("Authorization", "Bearer "+token)
+	res, err := http.DefaultClient.Do(req)
+	if err != nil {
+		return "", err
+	}
+	defer res.Body.Close()
+	b, _ := io.ReadAll(res.Body)
+	if res.StatusCode != http.StatusCreated {
+		return "", fmt.Errorf("status %d: %s", res.StatusCode, b)
+	}
+	var m struct {
+		ID string `json:"id"`
+	}
+	if err := json.Unmarshal(b, &m); err != nil || m.ID == "" {
+		return "", fmt.Errorf("no id in the 201 body: %s", b)
+	}
+	return m.ID, nil
+}
+
+// startTarget runs the real binary in dev mode for one store kind: one
+// replica, or two for postgres2, on free loopback ports, sharing one fresh
+// data folder and public URL (so one dev token works on both). It returns the
+// replicas' URLs, a dev token and a stop function that also drops the
+// PostgreSQL schema.
+func startTarget(bin, kind, pgURL string) (urls []string, token string, stop func(), err error) {
+	var cleanups []func()
+	stop = func() {
+		for _, f := range slices.Backward(cleanups) {
+			f()
+		}
+	}
+	defer func() {
+		if err != nil {
+			stop()
+		}
+	}()
 	dir, err := os.MkdirTemp("", "onlinemeetings-load-")
 	if err != nil {
-		return "", "", nil, err
+		return nil, "", nil, err
 	}
-	addr, err := freeAddr()
-	if err != nil {
-		return "", "", nil, err
-	}
-	url := "http://" + addr
-	storeURL := "sqlite://" + filepath.Join(dir, "meetings.db")
-	if storeKind == "memory" {
+	cleanups = append(cleanups, func() { _ = os.RemoveAll(dir) })
+	replicas := 1
+	var storeURL string
+	switch kind {
+	case "sqlite":
+		storeURL = "sqlite://" + filepath.Join(dir, "meetings.db")
+	case "memory":
 		storeURL = "memory:"
+	case "postgres", "postgres2":
+		if kind == "postgres2" {
+			replicas = 2
+		}
+		u, drop, err := freshSchema(pgURL)
+		if err != nil {
+			return nil, "", nil, err
+		}
+		cleanups = append(cleanups, drop)
+		storeURL = u
+	default:
+		return nil, "", nil, fmt.Errorf("unknown store %q", kind)
 	}
-	cmd := exec.Command(bin, "serve", "--addr", addr, "--public-url", url, "--data-dir", dir, "--store", storeURL, "--log-level", "error")
-	cmd.Stdout, cmd.Stderr = io.Discard, os.Stderr
-	if err := cmd.Start(); err != nil {
-		return "", "", nil, err
+	addrs := make([]string, replicas)
+	for i := range addrs {
+		if addrs[i], err = freeAddr(); err != nil {
+			return nil, "", nil, err
+		}
 	}
-	stop := func() {
-		_ = cmd.Process.Signal(os.Interrupt)
-		_ = cmd.Wait()
-		_ = os.RemoveAll(dir)
+	// Every replica gets the first one's URL as --public-url, as replicas
+	// behind one load balancer share its address.
+	publicURL := "http://" + addrs[0]
+	for _, addr := range addrs {
+		cmd := exec.Command(bin, "serve", "--addr", addr, "--public-url", publicURL, "--data-dir", dir, "--store", storeURL, "--log-level", "error")
+		cmd.Stdout, cmd.Stderr = io.Discard, os.Stderr
+		if err := cmd.Start(); err != nil {
+			return nil, "", nil, err
+		}
+		cleanups = append(cleanups, func() {
+			_ = cmd.Process.Signal(os.Interrupt)
+			_ = cmd.Wait()
+		})
+		u := "http://" + addr
+		// One at a time: the first creates the dev issuer key in dir, the
+		// second reads it.
+		if err := waitReady(u + "/readyz"); err != nil {
+			return nil, "", nil, err
+		}
+		urls = append(urls, u)
 	}
-	if err := waitReady(url + "/readyz"); err != nil {
-		stop()
-		return "", "", nil, err
-	}
-	out, err := exec.Command(bin, "token", "--data-dir", dir, "--public-url", url).Output()
+	out, err := exec.Command(bin, "token", "--data-dir", dir, "--public-url", publicURL).Output()
 	if err != nil {
-		stop()
-		return "", "", nil, fmt.Errorf("minting a token: %w", err)
+		return nil, "", nil, fmt.Errorf("minting a token: %w", err)
 	}
-	return url, strings.TrimSpace(string(out)), stop, nil
+	return urls, strings.TrimSpace(string(out)), stop, nil
+}
+
+// freshSchema creates an empty schema om_load_<random> in the database base
+// names and returns base with search_path set to it (as
+// store/postgres/pgtest does, without importing testing into a program) and a
+// function that drops it.
+func freshSchema(base string) (string, func(), error) {
+	u, err := url.Parse(base)
+	if err != nil || (u.Scheme != "postgres" && u.Scheme != "postgresql") {
+		return "", nil, fmt.Errorf("-pg-url: not a postgres:// URL") // url's error would show a password
+	}
+	b := make([]byte, 8)
+	rand.Read(b)
+	schema := "om_load_" + hex.EncodeToString(b)
+	if err := pgExec(base, "CREATE SCHEMA "+schema); err != nil {
+		return "", nil, fmt.Errorf("create schema %s: %w", schema, err)
+	}
+	drop := func() {
+		if err := pgExec(base, "DROP SCHEMA "+schema+" CASCADE"); err != nil {
+			fmt.Fprintf(os.Stderr, "loadtest: drop schema %s: %v\n", schema, err)
+		}
+	}
+	q := u.Query()
+	q.Set("search_path", schema)
+	u.RawQuery = q.Encode()
+	return u.String(), drop, nil
+}
+
+// pgExec runs one statement without parameters on a connection of its own.
+func pgExec(connString, sql string) error {
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	conn, err := pgx.Connect(ctx, connString)
+	if err != nil {
+		return err
+	}
+	defer conn.Close(ctx)
+	_, err = conn.Exec(ctx, sql)
+	return err
 }
 
 // startBare re-runs this program as the bare handler in its own process, as
@@ -217,18 +435,30 @@ func startBare() (string, func(), error) {
 	return "http://" + addr, stop, nil
 }
 
-// serveBare answers POST /v1.0/me/onlineMeetings with a canned meeting: the
+// bareMeetingID is the id in the bare handler's canned meeting.
+const bareMeetingID = "MSozZjJiOGMxZC03ZTRhLTRiOWMtOGQ2ZS0xYTJiM2M0ZDVlNmYqMCoqMTk6bWVldGluZ19aR1k0T0RZMFpUUXRNemcyTmkwME1UWTNMV0ZoTlRndE5ERmhaR1kwWVRRek5qQTRAdGhyZWFkLnYy"
+
+// cannedGet is a whole meeting as the real server renders it (about 2.2 KB,
+// captured from a dev-mode server), the bare handler's answer to GET, so the
+// get ratio compares responses of the same size.
+const cannedGet = `{"@odata.context":"http://localhost/v1.0/$metadata#users('c5b81bc4-3e9e-4309-a2ba-0e3753d78552')/onlineMeetings/$entity","allowAttendeeToEnableCamera":true,"allowAttendeeToEnableMic":true,"allowBreakoutRooms":null,"allowCopyingAndSharingMeetingContent":null,"allowLiveShare":null,"allowMeetingChat":"enabled","allowParticipantsToChangeName":false,"allowPowerPointSharing":null,"allowRecording":null,"allowTeamworkReactions":true,"allowTranscription":null,"allowWhiteboard":null,"allowedLobbyAdmitters":null,"allowedPresenters":"everyone","attendeeReport":null,"audioConferencing":null,"broadcastSettings":null,"chatInfo":{"messageId":"0","replyChainMessageId":null,"threadId":"19:meeting_N2Y5NTQ3N2UtOWJhMC00M2YxLWIyNzQtNjUxNmYzYWMzNzlj@thread.v2"},"chatRestrictions":null,"cloudVideoInteropInfo":null,"creationDateTime":"2026-11-27T01:41:58.8382138Z","endDateTime":"2019-07-12T22:00:34.2464912Z","expiryDateTime":null,"externalId":null,"id":"MSpjNWI4MWJjNC0zZTllLTQzMDktYTJiYS0wZTM3NTNkNzg1NTIqMCoqMTk6bWVldGluZ19OMlk1TlRRM04yVXRPV0poTUMwME0yWXhMV0l5TnpRdE5qVXhObVl6WVdNek56bGpAdGhyZWFkLnYy","isBroadcast":null,"isEndToEndEncryptionEnabled":null,"isEntryExitAnnounced":true,"joinInformation":null,"joinMeetingIdSettings":{"isPasscodeRequired":false,"joinMeetingId":"7423394621329","passcode":null},"joinWebUrl":"https://teams.microsoft.com/l/meetup-join/19%3ameeting_N2Y5NTQ3N2UtOWJhMC00M2YxLWIyNzQtNjUxNmYzYWMzNzlj%40thread.v2/0?context=%7b%22Tid%22%3a%22a555303d-11d1-4531-8789-52fdfec8dc34%22%2c%22Oid%22%3a%22c5b81bc4-3e9e-4309-a2ba-0e3753d78552%22%7d","lobbyBypassSettings":{"isDialInBypassEnabled":false,"scope":"organization"},"meetingOptionsWebUrl":null,"meetingSpokenLanguageTag":null,"meetingTemplateId":null,"meetingType":null,"participants":{"attendees":[],"organizer":{"identity":{"user":{"displayName":"Dev User","id":"c5b81bc4-3e9e-4309-a2ba-0e3753d78552","identityProvider":"AAD","tenantId":"a555303d-11d1-4531-8789-52fdfec8dc34"}},"role":"presenter","upn":"dev.user@onlinemeetings.local"}},"recordAutomatically":false,"sensitivityLabelAssignment":null,"shareMeetingChatHistoryDefault":null,"startDateTime":"2019-07-12T21:30:34.2444915Z","subject":"User Token Meeting","videoTeleconferenceId":null,"watermarkProtection":null}`
+
+// serveBare answers POST /v1.0/me/onlineMeetings with a canned meeting (201)
+// and GET /v1.0/me/onlineMeetings/{id} with a canned whole meeting (200): the
 // cost of HTTP and Echo alone, the baseline of every ratio.
 func serveBare(addr string) error {
-	canned := []byte(`{"@odata.context":"http://localhost/v1.0/$metadata#users('3f2b8c1d-7e4a-4b9c-8d6e-1a2b3c4d5e6f')/onlineMeetings/$entity","id":"MSozZjJiOGMxZC03ZTRhLTRiOWMtOGQ2ZS0xYTJiM2M0ZDVlNmYqMCoqMTk6bWVldGluZ19aR1k0T0RZMFpUUXRNemcyTmkwME1UWTNMV0ZoTlRndE5ERmhaR1kwWVRRek5qQTRAdGhyZWFkLnYy","subject":"User Token Meeting","startDateTime":"2019-07-12T21:30:34.2444915Z","endDateTime":"2019-07-12T22:00:34.2464912Z"}`)
+	canned := []byte(`{"@odata.context":"http://localhost/v1.0/$metadata#users('3f2b8c1d-7e4a-4b9c-8d6e-1a2b3c4d5e6f')/onlineMeetings/$entity","id":"` + bareMeetingID + `","subject":"User Token Meeting","startDateTime":"2019-07-12T21:30:34.2444915Z","endDateTime":"2019-07-12T22:00:34.2464912Z"}`)
 	e := echo.New()
-	e.HideBanner, e.HidePort = true, true
-	e.GET("/readyz", func(c echo.Context) error { return c.NoContent(http.StatusOK) })
-	e.POST("/v1.0/me/onlineMeetings", func(c echo.Context) error {
+	e.GET("/readyz", func(c *echo.Context) error { return c.NoContent(http.StatusOK) })
+	e.POST(collection, func(c *echo.Context) error {
 		_, _ = io.Copy(io.Discard, c.Request().Body)
 		return c.Blob(http.StatusCreated, "application/json", canned)
 	})
-	return e.Start(addr)
+	getBody := []byte(cannedGet)
+	e.GET(collection+"/:id", func(c *echo.Context) error {
+		return c.Blob(http.StatusOK, "application/json", getBody)
+	})
+	return echo.StartConfig{Address: addr, HideBanner: true, HidePort: true}.Start(context.Background(), e)
 }
 
 func freeAddr() (string, error) {

@@ -4,12 +4,14 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"fmt"
 	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"runtime"
 	"strings"
+	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -18,18 +20,37 @@ import (
 // raceEnabled reports whether the test runs under -race (race_test.go).
 var raceEnabled bool
 
-// buildBinary builds the command into a temporary folder, with -race when
-// the test has it.
+// buildBinary returns the command built once per test binary (with -race
+// when the tests have it) into a folder TestMain removes at the end.
 func buildBinary(t *testing.T) string {
 	t.Helper()
 	if testing.Short() {
 		t.Skip("builds the binary; skipped with -short")
 	}
+	built.once.Do(func() { built.path, built.err = build() })
+	if built.err != nil {
+		t.Fatal(built.err)
+	}
+	return built.path
+}
+
+// built is the binary buildBinary made, shared by every test.
+var built struct {
+	once sync.Once
+	dir  string
+	path string
+	err  error
+}
+
+func build() (string, error) {
 	gotool, err := exec.LookPath("go")
 	if err != nil {
-		t.Skipf("go tool not found: %v", err)
+		return "", fmt.Errorf("go tool not found: %w", err)
 	}
-	bin := filepath.Join(t.TempDir(), "onlinemeetings")
+	if built.dir, err = os.MkdirTemp("", "onlinemeetings-bin-"); err != nil {
+		return "", err
+	}
+	bin := filepath.Join(built.dir, "onlinemeetings")
 	if runtime.GOOS == "windows" {
 		bin += ".exe"
 	}
@@ -37,11 +58,18 @@ func buildBinary(t *testing.T) string {
 	if raceEnabled {
 		args = append(args, "-race")
 	}
-	cmd := exec.CommandContext(t.Context(), gotool, append(args, ".")...)
-	if out, err := cmd.CombinedOutput(); err != nil {
-		t.Fatalf("go build: %v\n%s", err, out)
+	if out, err := exec.Command(gotool, append(args, ".")...).CombinedOutput(); err != nil {
+		return "", fmt.Errorf("go build: %w\n%s", err, out)
 	}
-	return bin
+	return bin, nil
+}
+
+func TestMain(m *testing.M) {
+	code := m.Run()
+	if built.dir != "" {
+		os.RemoveAll(built.dir)
+	}
+	os.Exit(code)
 }
 
 // cleanEnv is the test's environment without any ONLINEMEETINGS_ variable.
@@ -76,9 +104,9 @@ func TestBinary(t *testing.T) {
 		},
 		{
 			name:       "bad store",
-			args:       []string{"serve", "--store", "postgres://db/om"},
+			args:       []string{"serve", "--store", "mysql://db/om"},
 			wantCode:   2,
-			wantStderr: "onlinemeetings: --store \"postgres://db/om\": want sqlite://PATH or memory:\n",
+			wantStderr: "onlinemeetings: --store \"mysql://db/om\": want sqlite://PATH, postgres://... or memory:\n",
 		},
 		{name: "serve help", args: []string{"serve", "--help"}, wantCode: 0, wantStdout: "ONLINEMEETINGS_AUDIO_DIALIN_URL"},
 		{name: "version", args: []string{"version"}, wantCode: 0, wantStdout: "onlinemeetings "},

@@ -196,7 +196,8 @@ func TestParseServeConfigErrors(t *testing.T) {
 		{"public URL without scheme", []string{"--public-url", "localhost:8080"}, nil, "--public-url"},
 		{"public URL without host", []string{"--public-url", "http://"}, nil, "--public-url"},
 		{"public URL from env", nil, map[string]string{"ONLINEMEETINGS_PUBLIC_URL": "::bad"}, "--public-url"},
-		{"store scheme", []string{"--store", "postgres://localhost/om"}, nil, "--store"},
+		{"store scheme", []string{"--store", "mysql://localhost/om"}, nil, "--store"},
+		{"negative pg max conns", []string{"--store", "postgres://localhost/om", "--pg-max-conns", "-1"}, nil, "--pg-max-conns"},
 		{"store plain path", []string{"--store", "./data/x.db"}, nil, "--store"},
 		{"store empty sqlite path", []string{"--store", "sqlite://"}, nil, "SQLite path is empty"},
 		{"store from env", nil, map[string]string{"ONLINEMEETINGS_STORE": "mysql://x"}, "--store"},
@@ -254,7 +255,11 @@ func TestParseStoreURL(t *testing.T) {
 		{in: "sqlite:x.db", wantErr: true},
 		{in: "SQLITE://x.db", wantErr: true},
 		{in: "memory", wantErr: true},
-		{in: "postgres://localhost/om", wantErr: true},
+		{in: "postgres://localhost/om", want: storeLocation{kind: "postgres", url: "postgres://localhost/om"}},
+		{in: "postgresql://u:pw@db:5433/om?sslmode=require&pool_max_conns=8", want: storeLocation{kind: "postgres", url: "postgresql://u:pw@db:5433/om?sslmode=require&pool_max_conns=8"}},
+		{in: "postgres://u:pw@db:bad port/om", wantErr: true},
+		{in: "POSTGRES://localhost/om", wantErr: true},
+		{in: "postgres:localhost", wantErr: true},
 		{in: "./data/x.db", wantErr: true},
 		{in: "", wantErr: true},
 	}
@@ -296,9 +301,10 @@ func TestEnvName(t *testing.T) {
 var (
 	serveFlags = []string{
 		"addr", "store", "issuer", "audience", "public-url", "data-dir", "log-level", "log-format",
-		"shutdown-timeout", "audio-toll-number", "audio-toll-free-number", "audio-dialin-url",
+		"shutdown-timeout", "audio-toll-number", "audio-toll-free-number", "audio-dialin-url", "access-policy",
+		"rate-limit-user", "rate-limit-app", "metrics-addr",
 	}
-	tokenFlags = []string{"data-dir", "public-url", "audience", "oid", "tid", "name", "upn", "scopes", "ttl"}
+	tokenFlags = []string{"data-dir", "public-url", "audience", "oid", "tid", "name", "upn", "scopes", "ttl", "roles", "app-id"}
 )
 
 // runCmd runs the program with args and no environment, in a context that

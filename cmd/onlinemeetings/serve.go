@@ -6,18 +6,25 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"math"
 	"net"
 	"net/http"
 	"net/url"
+	"os"
+	"os/signal"
 	"path/filepath"
 	"strings"
+	"syscall"
 	"time"
 
 	"github.com/onlinemeetings/onlinemeetings/auth"
 	"github.com/onlinemeetings/onlinemeetings/auth/devissuer"
 	"github.com/onlinemeetings/onlinemeetings/handlers"
+	"github.com/onlinemeetings/onlinemeetings/metrics"
+	"github.com/onlinemeetings/onlinemeetings/policy"
 	"github.com/onlinemeetings/onlinemeetings/store"
 	"github.com/onlinemeetings/onlinemeetings/store/memory"
+	"github.com/onlinemeetings/onlinemeetings/store/postgres"
 	"github.com/onlinemeetings/onlinemeetings/store/sqlite"
 )
 
@@ -34,6 +41,7 @@ const (
 type serveConfig struct {
 	addr            string
 	storeURL        string
+	pg              pgConfig // --pg-* settings of a postgres:// store
 	issuer          string
 	audience        string
 	publicURL       string
@@ -42,6 +50,10 @@ type serveConfig struct {
 	logFormat       string
 	shutdownTimeout time.Duration
 	audio           *handlers.AudioConferencing
+	accessPolicy    string // path of the application access policy file
+	rateLimitUser   float64
+	rateLimitApp    float64
+	metricsAddr     string // empty: no metrics
 }
 
 // devMode reports whether the built-in dev token issuer is used.
@@ -61,7 +73,10 @@ func parseServeConfig(args []string, getenv func(string) string, stdout io.Write
 	var c serveConfig
 	var logLevel, tollNumber, tollFreeNumber, dialinURL string
 	fs.StringVar(&c.addr, "addr", "", "listen address host:port (default :8080, or 127.0.0.1:8080 in dev mode)")
-	fs.StringVar(&c.storeURL, "store", "", "where meetings are kept: sqlite://PATH or memory: (default sqlite://{data-dir}/onlinemeetings.db)")
+	fs.StringVar(&c.storeURL, "store", "", "where meetings are kept: sqlite://PATH, postgres://USER@HOST/DB?PARAMS (or postgresql://) or memory: (default sqlite://{data-dir}/onlinemeetings.db)")
+	fs.IntVar(&c.pg.MaxConns, "pg-max-conns", 0, fmt.Sprintf("PostgreSQL store: most pooled connections; overrides the URL's pool_max_conns (0 = the URL's, else %d: 4 x GOMAXPROCS)", postgres.DefaultMaxConns()))
+	fs.DurationVar(&c.pg.StatementTimeout, "pg-statement-timeout", 0, fmt.Sprintf("PostgreSQL store: statement_timeout of every query; overrides the URL's (0 = the URL's, else %v)", postgres.DefaultStatementTimeout))
+	fs.DurationVar(&c.pg.ConnectTimeout, "pg-connect-timeout", 0, fmt.Sprintf("PostgreSQL store: limit on dialling, and on waiting for a pooled connection; overrides the URL's connect_timeout (0 = the URL's, else %v)", postgres.DefaultConnectTimeout))
 	fs.StringVar(&c.issuer, "issuer", "", "OpenID Connect issuer URL of the tokens to accept; empty = built-in dev issuer")
 	fs.StringVar(&c.audience, "audience", "", "required token audience (aud); required with --issuer (dev default "+devissuer.DefaultAudience+")")
 	fs.StringVar(&c.publicURL, "public-url", "", "external base URL of this server, used in @odata.context (default http://localhost:{port})")
@@ -72,8 +87,16 @@ func parseServeConfig(args []string, getenv func(string) string, stdout io.Write
 	fs.StringVar(&tollNumber, "audio-toll-number", "", "dial-in toll number added to every meeting's audioConferencing (empty = none)")
 	fs.StringVar(&tollFreeNumber, "audio-toll-free-number", "", "dial-in toll-free number added to every meeting's audioConferencing")
 	fs.StringVar(&dialinURL, "audio-dialin-url", "", "dial-in information page; ?id={conferenceId} is appended")
+	fs.StringVar(&c.accessPolicy, "access-policy", "", "JSON or YAML file of application access policies: which apps may use app-only tokens for which users (none = no app may); reread on SIGHUP")
+	fs.StringVar(&c.metricsAddr, "metrics-addr", "", "listen address host:port for Prometheus metrics at /metrics, apart from the API (empty = off)")
+	fs.Float64Var(&c.rateLimitUser, "rate-limit-user", 0, "requests per second allowed per user (tenant, oid) in this process; 0 = no limit")
+	fs.Float64Var(&c.rateLimitApp, "rate-limit-app", 0, "requests per second allowed per app (tenant, client id) in this process; 0 = no limit")
 	if err := parseFlags(fs, args, getenv, stdout); err != nil {
 		return nil, err
+	}
+	if c.rateLimitUser < 0 || c.rateLimitApp < 0 || math.IsNaN(c.rateLimitUser) || math.IsNaN(c.rateLimitApp) ||
+		math.IsInf(c.rateLimitUser, 0) || math.IsInf(c.rateLimitApp, 0) {
+		return nil, usagef("--rate-limit-user and --rate-limit-app must be 0 (off) or a positive number of requests per second")
 	}
 	if err := c.logLevel.UnmarshalText([]byte(logLevel)); err != nil {
 		return nil, usagef("--log-level %q: want debug, info, warn or error", logLevel)
@@ -103,6 +126,14 @@ func parseServeConfig(args []string, getenv func(string) string, stdout io.Write
 	if _, _, err := net.SplitHostPort(c.addr); err != nil {
 		return nil, usagef("--addr %q: %v", c.addr, err)
 	}
+	if c.metricsAddr != "" {
+		if _, _, err := net.SplitHostPort(c.metricsAddr); err != nil {
+			return nil, usagef("--metrics-addr %q: %v", c.metricsAddr, err)
+		}
+		if c.metricsAddr == c.addr {
+			return nil, usagef("--metrics-addr must differ from --addr: metrics are never served on the API port")
+		}
+	}
 	if c.publicURL != "" {
 		if err := checkURL("--public-url", c.publicURL); err != nil {
 			return nil, err
@@ -117,6 +148,9 @@ func parseServeConfig(args []string, getenv func(string) string, stdout io.Write
 	}
 	if _, err := parseStoreURL(c.storeURL); err != nil {
 		return nil, err
+	}
+	if c.pg.MaxConns < 0 || c.pg.StatementTimeout < 0 || c.pg.ConnectTimeout < 0 {
+		return nil, usagef("--pg-max-conns, --pg-statement-timeout and --pg-connect-timeout must not be negative")
 	}
 	if tollNumber != "" || tollFreeNumber != "" || dialinURL != "" {
 		if dialinURL != "" {
@@ -139,16 +173,24 @@ func checkURL(flagName, s string) error {
 
 // storeLocation is a parsed --store URL.
 type storeLocation struct {
-	kind string // "sqlite" or "memory"
+	kind string // "sqlite", "postgres" or "memory"
 	path string // for sqlite
+	url  string // for postgres: the whole URL, for pgx
 }
 
 // parseStoreURL reads sqlite://PATH (everything after sqlite:// is the path,
-// verbatim: sqlite://./data/x.db, sqlite:///var/lib/x.db) or memory:.
+// verbatim: sqlite://./data/x.db, sqlite:///var/lib/x.db), a PostgreSQL URL
+// (postgres:// or postgresql://, parsed by pgx when the store opens) or
+// memory:.
 func parseStoreURL(s string) (storeLocation, error) {
 	switch {
 	case s == "memory:" || s == "memory://":
 		return storeLocation{kind: "memory"}, nil
+	case strings.HasPrefix(s, "postgres://") || strings.HasPrefix(s, "postgresql://"):
+		if _, err := url.Parse(s); err != nil { // its error would quote the password
+			return storeLocation{}, usagef("--store %s: not a valid URL", redactURL(s))
+		}
+		return storeLocation{kind: "postgres", url: s}, nil
 	case strings.HasPrefix(s, "sqlite://"):
 		p := strings.TrimPrefix(s, "sqlite://")
 		if p == "" {
@@ -156,16 +198,59 @@ func parseStoreURL(s string) (storeLocation, error) {
 		}
 		return storeLocation{kind: "sqlite", path: p}, nil
 	}
-	return storeLocation{}, usagef("--store %q: want sqlite://PATH or memory:", s)
+	return storeLocation{}, usagef("--store %q: want sqlite://PATH, postgres://... or memory:", redactURL(s))
 }
 
-func openStore(ctx context.Context, s string) (store.Store, error) {
+// pgConfig holds the --pg-* flags; a zero keeps the URL's setting, or the
+// store's default. (Exported fields, so tests can compare serveConfigs.)
+type pgConfig struct {
+	MaxConns         int
+	StatementTimeout time.Duration
+	ConnectTimeout   time.Duration
+}
+
+func (c pgConfig) options() []postgres.Option {
+	return []postgres.Option{
+		postgres.WithMaxConns(c.MaxConns),
+		postgres.WithStatementTimeout(c.StatementTimeout),
+		postgres.WithConnectTimeout(c.ConnectTimeout),
+	}
+}
+
+// redactURL is s with any password replaced, for logs and messages.
+func redactURL(s string) string {
+	u, err := url.Parse(s)
+	if err != nil {
+		if strings.Contains(s, "@") {
+			return "(a URL that does not parse)"
+		}
+		return s
+	}
+	q := u.Query()
+	if !q.Has("password") && u.User == nil {
+		return s
+	}
+	if q.Has("password") {
+		q.Set("password", "xxxxx")
+		u.RawQuery = q.Encode()
+	}
+	return u.Redacted()
+}
+
+func openStore(ctx context.Context, s string, pg pgConfig) (store.Store, error) {
 	loc, err := parseStoreURL(s)
 	if err != nil {
 		return nil, err
 	}
-	if loc.kind == "memory" {
+	switch loc.kind {
+	case "memory":
 		return memory.New(), nil
+	case "postgres":
+		st, err := postgres.Open(ctx, loc.url, pg.options()...)
+		if err != nil {
+			return nil, err
+		}
+		return st, nil
 	}
 	return sqlite.Open(ctx, loc.path)
 }
@@ -188,6 +273,13 @@ func runServe(ctx context.Context, args []string, getenv func(string) string, st
 	}
 	log := newLogger(c, stderr)
 
+	var accessPolicy *policy.File
+	if c.accessPolicy != "" {
+		if accessPolicy, err = policy.Load(c.accessPolicy); err != nil {
+			return usagef("--access-policy: %v", err)
+		}
+	}
+
 	ln, err := net.Listen("tcp", c.addr)
 	if err != nil {
 		return fmt.Errorf("listen on %s: %w", c.addr, err)
@@ -197,9 +289,22 @@ func runServe(ctx context.Context, args []string, getenv func(string) string, st
 		c.publicURL = defaultPublicURL(ln.Addr())
 	}
 
-	st, err := openStore(ctx, c.storeURL)
+	var m *metrics.Metrics
+	if c.metricsAddr != "" {
+		mln, err := net.Listen("tcp", c.metricsAddr)
+		if err != nil {
+			return fmt.Errorf("listen on %s (--metrics-addr): %w", c.metricsAddr, err)
+		}
+		m = metrics.New()
+		msrv := metricsServer(m, log)
+		go func() { _ = msrv.Serve(mln) }()
+		defer msrv.Close() // after the API server has drained (defers run last-in first-out)
+		log.Info("serving metrics", slog.String("addr", mln.Addr().String()))
+	}
+
+	st, err := openStore(ctx, c.storeURL, c.pg)
 	if err != nil {
-		return fmt.Errorf("open store %s: %w", c.storeURL, err)
+		return fmt.Errorf("open store %s: %w", redactURL(c.storeURL), err)
 	}
 	defer st.Close()
 
@@ -224,6 +329,12 @@ func runServe(ctx context.Context, args []string, getenv func(string) string, st
 		PublicURL:         c.publicURL,
 		Logger:            log,
 		AudioConferencing: c.audio,
+		RateLimitUser:     c.rateLimitUser,
+		RateLimitApp:      c.rateLimitApp,
+		Metrics:           m,
+	}
+	if accessPolicy != nil {
+		hcfg.AccessPolicy = accessPolicy
 	}
 	if dev != nil {
 		hcfg.DevIssuer = dev.Handler(vcfg.Issuer)
@@ -232,8 +343,10 @@ func runServe(ctx context.Context, args []string, getenv func(string) string, st
 	if err != nil {
 		return err
 	}
+	conns := newConnTracker()
 	srv := &http.Server{
 		Handler:           h,
+		ConnState:         conns.connState,
 		ReadHeaderTimeout: readHeaderTimeout,
 		ReadTimeout:       readTimeout,
 		WriteTimeout:      writeTimeout,
@@ -244,7 +357,18 @@ func runServe(ctx context.Context, args []string, getenv func(string) string, st
 	}
 
 	log.Info("listening", slog.String("addr", ln.Addr().String()), slog.String("public_url", c.publicURL),
-		slog.String("store", c.storeURL), slog.Bool("dev_issuer", dev != nil), slog.String("version", version))
+		slog.String("store", redactURL(c.storeURL)), slog.Bool("dev_issuer", dev != nil), slog.String("version", version))
+	if accessPolicy != nil {
+		log.Info("access policy loaded", slog.String("path", c.accessPolicy), slog.Int("entries", accessPolicy.Policy().Len()))
+		// Registered before Serve: once the server answers, SIGHUP rereads
+		// the policy instead of stopping the process.
+		hup := make(chan os.Signal, 1)
+		signal.Notify(hup, syscall.SIGHUP)
+		defer signal.Stop(hup)
+		rctx, stopReload := context.WithCancel(ctx)
+		defer stopReload()
+		go reloadOnSignal(rctx, hup, accessPolicy, log)
+	}
 	if dev != nil {
 		printDevHint(stdout, dev, vcfg.Issuer, c)
 	}
@@ -261,12 +385,31 @@ func runServe(ctx context.Context, args []string, getenv func(string) string, st
 	h.StartDraining()
 	sctx, cancel := context.WithTimeout(context.Background(), c.shutdownTimeout)
 	defer cancel()
+	drained := make(chan struct{})
+	defer close(drained)
+	go conns.closeNewUntil(drained, 50*time.Millisecond)
 	if err := srv.Shutdown(sctx); err != nil {
 		_ = srv.Close()
 		return fmt.Errorf("shutdown: requests still running after %s were cut off: %w", c.shutdownTimeout, err)
 	}
 	log.Info("stopped")
 	return nil
+}
+
+// metricsServer serves m at /metrics (and nothing else) with the same
+// timeouts as the API server.
+func metricsServer(m *metrics.Metrics, log *slog.Logger) *http.Server {
+	mux := http.NewServeMux()
+	mux.Handle("GET /metrics", m.Handler())
+	return &http.Server{
+		Handler:           mux,
+		ReadHeaderTimeout: readHeaderTimeout,
+		ReadTimeout:       readTimeout,
+		WriteTimeout:      writeTimeout,
+		IdleTimeout:       idleTimeout,
+		MaxHeaderBytes:    maxHeaderBytes,
+		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelWarn),
+	}
 }
 
 // defaultPublicURL is http://localhost:{port} for the address we listen on.
@@ -299,4 +442,21 @@ Signed in as %s (oid %s, tenant %s). Try:
 More tokens: onlinemeetings token --data-dir %s --public-url %s
 
 `, u.UPN, u.OID, u.TID, c.publicURL, tok, c.dataDir, c.publicURL)
+}
+
+// reloadOnSignal rereads the access policy file on every signal from sig
+// until ctx ends. A bad file is logged and the policy in force stays.
+func reloadOnSignal(ctx context.Context, sig <-chan os.Signal, f *policy.File, log *slog.Logger) {
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-sig:
+		}
+		if err := f.Reload(); err != nil {
+			log.Error("access policy not reloaded, keeping the previous one", slog.String("path", f.Path()), slog.Any("error", err))
+			continue
+		}
+		log.Info("access policy reloaded", slog.String("path", f.Path()), slog.Int("entries", f.Policy().Len()))
+	}
 }

@@ -120,6 +120,10 @@ func (s *server) waitReady() error {
 // nil promptly. It may be called more than once.
 func (s *server) stop(t *testing.T) {
 	t.Helper()
+	// Close the clients' kept-alive connections first: Go 1.27's transport can
+	// dial a spare connection that never sends a request, and Shutdown waits
+	// 5 s (the timeout used here) before it counts such a new one as idle.
+	http.DefaultClient.CloseIdleConnections()
 	s.cancel()
 	select {
 	case err := <-s.done:
