@@ -73,6 +73,12 @@ type Config struct {
 	// app-only tokens on /users/{userId}/onlineMeetings (Graph's
 	// application access policies). nil grants no app anything.
 	AccessPolicy AccessPolicy
+	// CreateQuotaPerMonth is how many meetings one organizer (tenant, user)
+	// may create per calendar month (UTC), as Graph caps creations per user
+	// per month; 0 turns the quota off. The store counts and enforces it, so
+	// it holds across replicas and restarts. Over it: 429
+	// activityLimitReached with Retry-After until the next month.
+	CreateQuotaPerMonth int
 }
 
 // AccessPolicy is Graph's application access policy: whether the app appID
@@ -96,6 +102,10 @@ type app struct {
 	// is a delegated scope.
 	appRoles map[string]bool
 	throttle throttle
+	// store is cfg.Store as the handlers use it (timed when metrics are
+	// on); quota is the monthly creation quota.
+	store store.Store
+	quota store.Quota
 }
 
 // Handler is the HTTP handler of the whole server, with a switch to report
@@ -122,6 +132,9 @@ func New(cfg Config) (*Handler, error) {
 	if cfg.Store == nil || cfg.Verifier == nil {
 		return nil, errors.New("handlers: Store and Verifier are required")
 	}
+	if cfg.CreateQuotaPerMonth < 0 {
+		return nil, errors.New("handlers: CreateQuotaPerMonth must not be negative")
+	}
 	if cfg.Logger == nil {
 		cfg.Logger = slog.New(slog.DiscardHandler)
 	}
@@ -134,7 +147,8 @@ func New(cfg Config) (*Handler, error) {
 		return nil, fmt.Errorf("handlers: loading embedded spec: %w", err)
 	}
 	a := &app{cfg: cfg, log: cfg.Logger, spec: spec, routes: map[string]*routers.Route{}, types: newGraphTypes(spec), appRoles: appRoles(spec),
-		throttle: throttle{users: newLimiterSet(cfg.RateLimitUser), apps: newLimiterSet(cfg.RateLimitApp)}}
+		throttle: throttle{users: newLimiterSet(cfg.RateLimitUser), apps: newLimiterSet(cfg.RateLimitApp)},
+		store:    cfg.Metrics.Store(cfg.Store), quota: store.Quota{PerMonth: cfg.CreateQuotaPerMonth}}
 	a.validation = openapi3filter.Options{
 		AuthenticationFunc: a.authorize,
 		KeepValidatedValue: true,
@@ -169,7 +183,7 @@ func New(cfg Config) (*Handler, error) {
 	for id, r := range a.routes {
 		mw[id] = []echo.MiddlewareFunc{a.operation(id, r)}
 	}
-	server := &Server{store: cfg.Metrics.Store(cfg.Store), publicURL: cfg.PublicURL, now: a.now, audio: cfg.AudioConferencing}
+	server := &Server{store: a.store, quota: a.quota, publicURL: cfg.PublicURL, now: a.now, audio: cfg.AudioConferencing}
 	gen.RegisterHandlersWithOptions(e, gen.NewStrictHandler(server, nil), gen.RegisterHandlersOptions{
 		BaseURL:              apiBasePath,
 		OperationMiddlewares: mw,

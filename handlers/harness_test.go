@@ -46,11 +46,11 @@ type countingStore struct {
 	panicOn atomic.Bool
 }
 
-func (s *countingStore) Create(ctx context.Context, m *store.Meeting) error {
+func (s *countingStore) Create(ctx context.Context, m *store.Meeting, q store.Quota) error {
 	if s.panicOn.Load() {
 		panic("test store panic")
 	}
-	err := s.Store.Create(ctx, m)
+	err := s.Store.Create(ctx, m, q)
 	if err == nil {
 		s.creates.Add(1)
 	}

@@ -19,6 +19,7 @@ import (
 	"github.com/labstack/echo/v5"
 
 	"github.com/onlinemeetings/onlinemeetings/auth"
+	"github.com/onlinemeetings/onlinemeetings/metrics"
 )
 
 // Echo context keys set by the pipeline and read by the access log.
@@ -144,10 +145,10 @@ func limitBody(next echo.HandlerFunc) echo.HandlerFunc {
 // operation is the per-operation pipeline that runs before a generated
 // handler, in the order the stack can deliver: authenticate (401), throttle
 // (429), authorize against the operation's security requirements in the spec
-// (403, and 400 for an app-only token on /me), Content-Type (415), read the
-// body (413) and
-// validate it against the spec (400). Mounting it per operation keeps Echo's
-// own routing (404/405) and means no API route can skip it.
+// (403, and 400 for an app-only token on /me), the monthly creation quota
+// of a create (429), Content-Type (415), read the body (413) and validate it
+// against the spec (400). Mounting it per operation keeps Echo's own routing
+// (404/405) and means no API route can skip it.
 func (a *app) operation(id string, route *routers.Route) echo.MiddlewareFunc {
 	security := route.Spec.Security
 	if route.Operation.Security != nil {
@@ -164,7 +165,7 @@ func (a *app) operation(id string, route *routers.Route) echo.MiddlewareFunc {
 				return err
 			}
 			if err := a.throttle.check(p, a.now()); err != nil {
-				a.cfg.Metrics.Throttled()
+				a.cfg.Metrics.Throttled(metrics.ThrottledRate)
 				return err
 			}
 			req = req.WithContext(auth.NewContext(req.Context(), p))
@@ -184,6 +185,9 @@ func (a *app) operation(id string, route *routers.Route) echo.MiddlewareFunc {
 			req.Body = body
 			if err != nil {
 				return securityError(err)
+			}
+			if err := a.checkQuota(req.Context(), id, params); err != nil {
+				return a.countQuotaRefusal(err)
 			}
 			if hasBody {
 				if err := checkBodyHeaders(req); err != nil {
@@ -207,7 +211,7 @@ func (a *app) operation(id string, route *routers.Route) echo.MiddlewareFunc {
 				}
 				return a.validationError(err)
 			}
-			return next(c)
+			return a.countQuotaRefusal(next(c))
 		}
 	}
 }

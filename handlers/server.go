@@ -28,6 +28,7 @@ const maxCreateAttempts = 8
 // translates the result back.
 type Server struct {
 	store     store.Store
+	quota     store.Quota // of every meeting it creates
 	publicURL string
 	now       func() time.Time
 	audio     *AudioConferencing
@@ -62,14 +63,14 @@ func (s *Server) create(ctx context.Context, t target, body *gen.OnlineMeetingCr
 		if err != nil {
 			return meetingResponse{}, err
 		}
-		err = s.store.Create(ctx, sm)
+		err = s.store.Create(ctx, sm, s.quota)
 		if err == nil {
 			return meetingResponse{status: http.StatusCreated, context: s.entityContext(t.organizer.ObjectID), resource: sm.Resource, prefs: pr}, nil
 		}
 		if attempt < maxCreateAttempts && (errors.Is(err, store.ErrJoinMeetingIDTaken) || errors.Is(err, store.ErrIDTaken)) {
 			continue
 		}
-		return meetingResponse{}, err
+		return meetingResponse{}, quotaErr(err, now, s.now())
 	}
 }
 

@@ -217,7 +217,9 @@ func dropAnnotations(v any) {
 
 // createOrGet returns the target's meeting with the body's externalId, or
 // creates it. The store decides atomically which, so concurrent calls with
-// one externalId get one meeting and exactly one 201.
+// one externalId get one meeting and exactly one 201; it also applies the
+// monthly creation quota to a meeting it would create, never to one it
+// finds (so no early check in the pipeline: see quota.go).
 func (s *Server) createOrGet(ctx context.Context, t target, body *gen.OnlineMeetingCreateOrGet, pr preferences) (meetingResponse, error) {
 	if body == nil {
 		return meetingResponse{}, errors.New("handlers: createOrGet reached without body")
@@ -248,7 +250,7 @@ func (s *Server) createOrGet(ctx context.Context, t target, body *gen.OnlineMeet
 		if err != nil {
 			return meetingResponse{}, err
 		}
-		stored, created, err := s.store.CreateOrGet(ctx, sm)
+		stored, created, err := s.store.CreateOrGet(ctx, sm, s.quota)
 		if err == nil {
 			status := http.StatusOK
 			if created {
@@ -259,6 +261,6 @@ func (s *Server) createOrGet(ctx context.Context, t target, body *gen.OnlineMeet
 		if attempt < maxCreateAttempts && (errors.Is(err, store.ErrJoinMeetingIDTaken) || errors.Is(err, store.ErrIDTaken)) {
 			continue
 		}
-		return meetingResponse{}, err
+		return meetingResponse{}, quotaErr(err, now, s.now())
 	}
 }

@@ -1,7 +1,7 @@
 // Package metrics exposes the server's Prometheus metrics: requests by
 // operation and status, request latency, store latency, token rejections by
-// reason and throttled requests. A nil *Metrics records nothing, so callers
-// never check whether metrics are on.
+// reason and throttled requests by reason. A nil *Metrics records nothing,
+// so callers never check whether metrics are on.
 //
 // The metrics are served by their own handler on their own listener
 // (serve --metrics-addr), never on the API port: they describe the
@@ -29,8 +29,16 @@ type Metrics struct {
 	latency         *prometheus.HistogramVec
 	storeLatency    *prometheus.HistogramVec
 	tokenRejections *prometheus.CounterVec
-	throttled       prometheus.Counter
+	throttled       *prometheus.CounterVec
 }
+
+// Reasons for Throttled.
+const (
+	// ThrottledRate is a request over --rate-limit-user or --rate-limit-app.
+	ThrottledRate = "rate"
+	// ThrottledQuota is a creation over --create-quota-per-month.
+	ThrottledQuota = "quota"
+)
 
 // New returns metrics registered with a new registry, plus the Go runtime
 // and process collectors.
@@ -55,10 +63,13 @@ func New() *Metrics {
 			Name: "onlinemeetings_token_rejections_total",
 			Help: "Requests refused with 401 or 503 because of their bearer token, by reason (no_token, expired, signature, ...).",
 		}, []string{"reason"}),
-		throttled: prometheus.NewCounter(prometheus.CounterOpts{
+		throttled: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "onlinemeetings_throttled_requests_total",
-			Help: "Requests answered 429 by the rate limits.",
-		}),
+			Help: "Requests answered 429, by reason: rate (the rate limits) or quota (the monthly creation quota).",
+		}, []string{"reason"}),
+	}
+	for _, r := range []string{ThrottledRate, ThrottledQuota} {
+		m.throttled.WithLabelValues(r) // exported as 0 from the start
 	}
 	m.reg.MustRegister(m.requests, m.latency, m.storeLatency, m.tokenRejections, m.throttled,
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
@@ -90,12 +101,13 @@ func (m *Metrics) TokenRejected(reason string) {
 	m.tokenRejections.WithLabelValues(reason).Inc()
 }
 
-// Throttled records a request answered 429.
-func (m *Metrics) Throttled() {
+// Throttled records a request answered 429 for reason (ThrottledRate or
+// ThrottledQuota).
+func (m *Metrics) Throttled(reason string) {
 	if m == nil {
 		return
 	}
-	m.throttled.Inc()
+	m.throttled.WithLabelValues(reason).Inc()
 }
 
 // Store returns st with every call timed; st itself when m is nil.
@@ -121,6 +133,8 @@ func outcome(err error) string {
 		return "conflict"
 	case errorsIs(err, store.ErrUnavailable), errorsIs(err, store.ErrClosed), errorsIs(err, context.DeadlineExceeded):
 		return "unavailable"
+	case errorsIs(err, store.ErrQuotaExceeded):
+		return "quota_exceeded"
 	}
 	return "error"
 }

@@ -18,9 +18,9 @@ type timedStore struct {
 
 var _ store.Store = (*timedStore)(nil)
 
-func (s *timedStore) Create(ctx context.Context, m *store.Meeting) (err error) {
+func (s *timedStore) Create(ctx context.Context, m *store.Meeting, q store.Quota) (err error) {
 	defer func(start time.Time) { s.m.observeStore("Create", start, err) }(time.Now())
-	return s.st.Create(ctx, m)
+	return s.st.Create(ctx, m, q)
 }
 
 func (s *timedStore) Get(ctx context.Context, owner store.Owner, id string) (_ *store.Meeting, err error) {
@@ -28,9 +28,14 @@ func (s *timedStore) Get(ctx context.Context, owner store.Owner, id string) (_ *
 	return s.st.Get(ctx, owner, id)
 }
 
-func (s *timedStore) CreateOrGet(ctx context.Context, m *store.Meeting) (_ *store.Meeting, _ bool, err error) {
+func (s *timedStore) CreateOrGet(ctx context.Context, m *store.Meeting, q store.Quota) (_ *store.Meeting, _ bool, err error) {
 	defer func(start time.Time) { s.m.observeStore("CreateOrGet", start, err) }(time.Now())
-	return s.st.CreateOrGet(ctx, m)
+	return s.st.CreateOrGet(ctx, m, q)
+}
+
+func (s *timedStore) Creations(ctx context.Context, owner store.Owner, month time.Time) (_ int, err error) {
+	defer func(start time.Time) { s.m.observeStore("Creations", start, err) }(time.Now())
+	return s.st.Creations(ctx, owner, month)
 }
 
 func (s *timedStore) Find(ctx context.Context, viewer store.Owner, q store.Lookup) (_ []*store.Meeting, err error) {

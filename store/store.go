@@ -1,8 +1,8 @@
 // Package store defines how onlineMeetings persists meetings: one Store
 // contract, its Meeting type and sentinel errors. Implementations live in
-// subpackages (memory, sqlite) and all pass the conformance suite in
-// store/storetest, so the handlers can rely on the behaviour described here
-// whichever implementation is configured.
+// subpackages (memory, sqlite, postgres) and all pass the conformance suite
+// in store/storetest, so the handlers can rely on the behaviour described
+// here whichever implementation is configured.
 //
 // The store never imports the API types (gen) or Echo: the handlers translate
 // between the wire format and Meeting.
@@ -36,6 +36,11 @@ var (
 	ErrImmutable = errors.New("store: immutable meeting field changed")
 	// ErrClosed means the store has been closed.
 	ErrClosed = errors.New("store: closed")
+	// ErrQuotaExceeded means the meeting's owner has already created
+	// Quota.PerMonth meetings in the UTC month of its CreationDateTime
+	// (Create and CreateOrGet, when they would store a meeting); nothing
+	// is stored and nothing is counted.
+	ErrQuotaExceeded = errors.New("store: monthly creation quota exceeded")
 )
 
 // Owner identifies whose meeting it is: the organizer's tenant id and user
@@ -98,15 +103,36 @@ type Page struct {
 	After *Cursor
 }
 
+// Quota limits how many meetings one owner may create per calendar month
+// (UTC), as Microsoft Graph caps meeting creations per user per month. The
+// store enforces it when it stores a meeting, in the same transaction as
+// the insert, so concurrent creations (on several replicas too) never
+// exceed it, and it keeps the count (see Store.Creations), so the limit
+// holds across restarts.
+//
+// Every meeting Create or CreateOrGet stores under a quota counts, in the
+// month of its CreationDateTime; a CreateOrGet that returns an existing
+// meeting does not count, and Delete gives nothing back.
+type Quota struct {
+	// PerMonth is the most meetings an owner may create in one month. 0
+	// means no quota: nothing is enforced and nothing is counted, so a
+	// server without a quota pays nothing for it, and a quota turned on
+	// mid-month counts from then on.
+	PerMonth int
+}
+
 // Store persists meetings. All methods are safe for concurrent use.
 type Store interface {
 	// Create stores m. It returns only once the meeting is durably committed
 	// (it survives a crash of the process), so a caller may acknowledge it.
 	// It returns ErrIDTaken if a meeting with m.ID exists,
-	// ErrJoinMeetingIDTaken if another meeting has m.JoinMeetingID, and
+	// ErrJoinMeetingIDTaken if another meeting has m.JoinMeetingID,
 	// ErrExternalIDTaken if m.ExternalID is set and the owner has a meeting
-	// with it; in all cases nothing is stored.
-	Create(ctx context.Context, m *Meeting) error
+	// with it, and ErrQuotaExceeded if q.PerMonth > 0 and m.Owner has
+	// created q.PerMonth meetings in the month of m.CreationDateTime; in
+	// all cases nothing is stored and nothing is counted. Otherwise, under
+	// a quota, the meeting counts in that month (see Quota).
+	Create(ctx context.Context, m *Meeting, q Quota) error
 
 	// Get returns owner's meeting with the given id, or ErrNotFound when
 	// there is none (including when the id belongs to another owner or is
@@ -121,7 +147,17 @@ type Store interface {
 	// store decides by a unique constraint, never check-then-insert, and is
 	// still right when the meeting is deleted between its steps.
 	// ErrIDTaken and ErrJoinMeetingIDTaken as for Create; durable as Create.
-	CreateOrGet(ctx context.Context, m *Meeting) (stored *Meeting, created bool, err error)
+	// Under a quota q, storing m counts as Create does, and ErrQuotaExceeded
+	// is returned only when m would be stored: an existing meeting is
+	// returned whatever the count, and does not count.
+	CreateOrGet(ctx context.Context, m *Meeting, q Quota) (stored *Meeting, created bool, err error)
+
+	// Creations returns how many meetings owner created under a quota (see
+	// Quota) in the UTC calendar month that contains month; 0 when none.
+	// It is the count Create and CreateOrGet compare with Quota.PerMonth,
+	// read without changing it, so callers can refuse a creation early
+	// (Graph answers an over-quota caller 429 before reading the body).
+	Creations(ctx context.Context, owner Owner, month time.Time) (int, error)
 
 	// Find returns the meetings that match q and that viewer owns or is
 	// listed in Attendees of, newest first (as List orders them); an empty

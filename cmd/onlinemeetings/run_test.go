@@ -157,6 +157,22 @@ func TestParseServeConfig(t *testing.T) {
 			want: func(c *serveConfig) { c.audio = &handlers.AudioConferencing{TollNumber: "+1 555 0100"} },
 		},
 		{
+			name: "create quota",
+			args: []string{"--create-quota-per-month", "2000"},
+			want: func(c *serveConfig) { c.createQuota = 2000 },
+		},
+		{
+			name: "create quota from env, zero flag wins",
+			args: []string{"--create-quota-per-month=0"},
+			env:  map[string]string{"ONLINEMEETINGS_CREATE_QUOTA_PER_MONTH": "5"},
+			want: func(*serveConfig) {},
+		},
+		{
+			name: "create quota from env",
+			env:  map[string]string{"ONLINEMEETINGS_CREATE_QUOTA_PER_MONTH": "5"},
+			want: func(c *serveConfig) { c.createQuota = 5 },
+		},
+		{
 			name: "empty variable is unset",
 			env:  map[string]string{"ONLINEMEETINGS_DATA_DIR": "", "ONLINEMEETINGS_LOG_LEVEL": ""},
 			want: func(*serveConfig) {},
@@ -212,6 +228,10 @@ func TestParseServeConfigErrors(t *testing.T) {
 		{"addr from env", nil, map[string]string{"ONLINEMEETINGS_ADDR": "8080"}, "--addr"},
 		{"empty data dir", []string{"--data-dir", ""}, nil, "--data-dir"},
 		{"dial-in URL", []string{"--audio-dialin-url", "dialin.example.com"}, nil, "--audio-dialin-url"},
+		{"negative create quota", []string{"--create-quota-per-month", "-1"}, nil, "--create-quota-per-month must be 0 (off) or a positive number"},
+		{"negative create quota from env", nil, map[string]string{"ONLINEMEETINGS_CREATE_QUOTA_PER_MONTH": "-5"}, "--create-quota-per-month"},
+		{"create quota not a number", []string{"--create-quota-per-month", "lots"}, nil, "create-quota-per-month"},
+		{"create quota fraction from env", nil, map[string]string{"ONLINEMEETINGS_CREATE_QUOTA_PER_MONTH": "1.5"}, "ONLINEMEETINGS_CREATE_QUOTA_PER_MONTH"},
 		{"unknown flag", []string{"--port", "8080"}, nil, "port"},
 		{"missing value", []string{"--addr"}, nil, "addr"},
 		{"positional argument", []string{"extra"}, nil, `unexpected argument "extra"`},
@@ -302,7 +322,7 @@ var (
 	serveFlags = []string{
 		"addr", "store", "issuer", "audience", "public-url", "data-dir", "log-level", "log-format",
 		"shutdown-timeout", "audio-toll-number", "audio-toll-free-number", "audio-dialin-url", "access-policy",
-		"rate-limit-user", "rate-limit-app", "metrics-addr",
+		"rate-limit-user", "rate-limit-app", "create-quota-per-month", "metrics-addr",
 	}
 	tokenFlags = []string{"data-dir", "public-url", "audience", "oid", "tid", "name", "upn", "scopes", "ttl", "roles", "app-id"}
 )

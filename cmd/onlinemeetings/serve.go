@@ -53,6 +53,7 @@ type serveConfig struct {
 	accessPolicy    string // path of the application access policy file
 	rateLimitUser   float64
 	rateLimitApp    float64
+	createQuota     int    // meetings per organizer per UTC month; 0: off
 	metricsAddr     string // empty: no metrics
 }
 
@@ -91,12 +92,16 @@ func parseServeConfig(args []string, getenv func(string) string, stdout io.Write
 	fs.StringVar(&c.metricsAddr, "metrics-addr", "", "listen address host:port for Prometheus metrics at /metrics, apart from the API (empty = off)")
 	fs.Float64Var(&c.rateLimitUser, "rate-limit-user", 0, "requests per second allowed per user (tenant, oid) in this process; 0 = no limit")
 	fs.Float64Var(&c.rateLimitApp, "rate-limit-app", 0, "requests per second allowed per app (tenant, client id) in this process; 0 = no limit")
+	fs.IntVar(&c.createQuota, "create-quota-per-month", 0, "meetings each user (tenant, oid) may create per calendar month (UTC), counted in the store, so across replicas and restarts (Graph allows 2000); 0 = no quota")
 	if err := parseFlags(fs, args, getenv, stdout); err != nil {
 		return nil, err
 	}
 	if c.rateLimitUser < 0 || c.rateLimitApp < 0 || math.IsNaN(c.rateLimitUser) || math.IsNaN(c.rateLimitApp) ||
 		math.IsInf(c.rateLimitUser, 0) || math.IsInf(c.rateLimitApp, 0) {
 		return nil, usagef("--rate-limit-user and --rate-limit-app must be 0 (off) or a positive number of requests per second")
+	}
+	if c.createQuota < 0 {
+		return nil, usagef("--create-quota-per-month must be 0 (off) or a positive number of meetings")
 	}
 	if err := c.logLevel.UnmarshalText([]byte(logLevel)); err != nil {
 		return nil, usagef("--log-level %q: want debug, info, warn or error", logLevel)
@@ -324,14 +329,15 @@ func runServe(ctx context.Context, args []string, getenv func(string) string, st
 	verifier.Start(vctx)
 
 	hcfg := handlers.Config{
-		Store:             st,
-		Verifier:          verifier,
-		PublicURL:         c.publicURL,
-		Logger:            log,
-		AudioConferencing: c.audio,
-		RateLimitUser:     c.rateLimitUser,
-		RateLimitApp:      c.rateLimitApp,
-		Metrics:           m,
+		Store:               st,
+		Verifier:            verifier,
+		PublicURL:           c.publicURL,
+		Logger:              log,
+		AudioConferencing:   c.audio,
+		RateLimitUser:       c.rateLimitUser,
+		RateLimitApp:        c.rateLimitApp,
+		CreateQuotaPerMonth: c.createQuota,
+		Metrics:             m,
 	}
 	if accessPolicy != nil {
 		hcfg.AccessPolicy = accessPolicy

@@ -13,6 +13,7 @@ import (
 	"fmt"
 	"slices"
 	"sync"
+	"time"
 
 	"github.com/onlinemeetings/onlinemeetings/store"
 )
@@ -21,6 +22,17 @@ import (
 type externalKey struct {
 	owner      store.Owner
 	externalID string
+}
+
+// creationKey is one owner's month, as Quota counts creations.
+type creationKey struct {
+	owner store.Owner
+	month string // "2006-01", UTC
+}
+
+// creationKeyOf is the key of owner's creations in t's UTC month.
+func creationKeyOf(owner store.Owner, t time.Time) creationKey {
+	return creationKey{owner, t.UTC().Format("2006-01")}
 }
 
 // Store is a map-based store.Store guarded by one mutex. It copies meetings
@@ -35,6 +47,7 @@ type Store struct {
 	externalID map[externalKey]string
 	byOwner    map[store.Owner]map[string]struct{} // owner -> IDs
 	keys       map[string][]byte
+	creations  map[creationKey]int // under a quota; never decreases
 }
 
 var _ store.Store = (*Store)(nil)
@@ -48,6 +61,7 @@ func New() *Store {
 		externalID: make(map[externalKey]string),
 		byOwner:    make(map[store.Owner]map[string]struct{}),
 		keys:       make(map[string][]byte),
+		creations:  make(map[creationKey]int),
 	}
 }
 
@@ -64,10 +78,10 @@ func clone(m *store.Meeting) *store.Meeting {
 	return &c
 }
 
-// Create stores a copy of m. It returns ErrIDTaken, ErrJoinMeetingIDTaken
-// or ErrExternalIDTaken as the contract says, and ctx's error if ctx is
-// already done; in all those cases nothing is stored.
-func (s *Store) Create(ctx context.Context, m *store.Meeting) error {
+// Create stores a copy of m. It returns ErrIDTaken, ErrJoinMeetingIDTaken,
+// ErrExternalIDTaken or ErrQuotaExceeded as the contract says, and ctx's
+// error if ctx is already done; in all those cases nothing is stored.
+func (s *Store) Create(ctx context.Context, m *store.Meeting, q store.Quota) error {
 	if err := ctx.Err(); err != nil {
 		return err
 	}
@@ -84,7 +98,7 @@ func (s *Store) Create(ctx context.Context, m *store.Meeting) error {
 	if c.ExternalID != "" && s.externalID[externalKey{c.Owner, c.ExternalID}] != "" {
 		return fmt.Errorf("memory: create %q: %w", c.ID, store.ErrExternalIDTaken)
 	}
-	if err := s.insertLocked(c); err != nil {
+	if err := s.insertLocked(c, q); err != nil {
 		return fmt.Errorf("memory: create %q: %w", c.ID, err)
 	}
 	return nil
@@ -92,8 +106,8 @@ func (s *Store) Create(ctx context.Context, m *store.Meeting) error {
 
 // CreateOrGet stores a copy of m unless its owner already has a meeting
 // with m.ExternalID, which it then returns unchanged with created=false.
-// The lock makes the check and the insert one step.
-func (s *Store) CreateOrGet(ctx context.Context, m *store.Meeting) (*store.Meeting, bool, error) {
+// The lock makes the check, the quota and the insert one step.
+func (s *Store) CreateOrGet(ctx context.Context, m *store.Meeting, q store.Quota) (*store.Meeting, bool, error) {
 	if err := ctx.Err(); err != nil {
 		return nil, false, err
 	}
@@ -113,21 +127,29 @@ func (s *Store) CreateOrGet(ctx context.Context, m *store.Meeting) (*store.Meeti
 	if id := s.externalID[externalKey{c.Owner, c.ExternalID}]; id != "" {
 		return clone(s.byID[id]), false, nil
 	}
-	if err := s.insertLocked(c); err != nil {
+	if err := s.insertLocked(c, q); err != nil {
 		return nil, false, fmt.Errorf("memory: create or get %q: %w", c.ID, err)
 	}
 	return clone(c), true, nil
 }
 
 // insertLocked adds c, which the store then owns, to every map after
-// checking the store-wide unique keys; the caller holds the write lock and
-// has checked the owner's ExternalID.
-func (s *Store) insertLocked(c *store.Meeting) error {
+// checking the store-wide unique keys and the owner's quota q, and counts
+// it under q; the caller holds the write lock and has checked the owner's
+// ExternalID.
+func (s *Store) insertLocked(c *store.Meeting, q store.Quota) error {
 	switch {
 	case s.byID[c.ID] != nil:
 		return store.ErrIDTaken
 	case s.joinIDs[c.JoinMeetingID] != "":
 		return store.ErrJoinMeetingIDTaken
+	}
+	if q.PerMonth > 0 {
+		k := creationKeyOf(c.Owner, c.CreationDateTime)
+		if s.creations[k] >= q.PerMonth {
+			return store.ErrQuotaExceeded
+		}
+		s.creations[k]++
 	}
 	s.byID[c.ID] = c
 	s.joinIDs[c.JoinMeetingID] = c.ID
@@ -155,6 +177,20 @@ func removeFrom[K comparable](m map[K]map[string]struct{}, k K, id string) {
 	if len(m[k]) == 0 {
 		delete(m, k)
 	}
+}
+
+// Creations returns how many meetings owner created under a quota in the
+// UTC month of month.
+func (s *Store) Creations(ctx context.Context, owner store.Owner, month time.Time) (int, error) {
+	if err := ctx.Err(); err != nil {
+		return 0, err
+	}
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	if s.closed {
+		return 0, store.ErrClosed
+	}
+	return s.creations[creationKeyOf(owner, month)], nil
 }
 
 // Get returns a copy of owner's meeting with the given id, or ErrNotFound
@@ -390,6 +426,6 @@ func (s *Store) Close() error {
 		return store.ErrClosed
 	}
 	s.closed = true
-	s.byID, s.joinIDs, s.joinURLs, s.externalID, s.byOwner, s.keys = nil, nil, nil, nil, nil, nil
+	s.byID, s.joinIDs, s.joinURLs, s.externalID, s.byOwner, s.keys, s.creations = nil, nil, nil, nil, nil, nil, nil
 	return nil
 }

@@ -28,7 +28,7 @@ func TestUpdatePanics(t *testing.T) {
 	ctx := t.Context()
 	owner := store.Owner{TenantID: "tenant", UserID: "user"}
 	m := storetest.NewMeeting(owner, 0)
-	if err := s.Create(ctx, m); err != nil {
+	if err := s.Create(ctx, m, store.Quota{}); err != nil {
 		t.Fatal(err)
 	}
 	_, err := s.Update(ctx, owner, m.ID, func(u *store.Meeting) error {
@@ -56,7 +56,7 @@ func BenchmarkCreate(b *testing.B) {
 		s := memory.New()
 		defer s.Close()
 		for i := 0; b.Loop(); i++ {
-			if err := s.Create(context.Background(), storetest.NewMeeting(owner, i)); err != nil {
+			if err := s.Create(context.Background(), storetest.NewMeeting(owner, i), store.Quota{}); err != nil {
 				b.Fatal(err)
 			}
 		}
@@ -67,7 +67,7 @@ func BenchmarkCreate(b *testing.B) {
 		b.SetParallelism(32)
 		b.RunParallel(func(pb *testing.PB) {
 			for pb.Next() {
-				if err := s.Create(context.Background(), storetest.NewMeeting(owner, 0)); err != nil {
+				if err := s.Create(context.Background(), storetest.NewMeeting(owner, 0), store.Quota{}); err != nil {
 					b.Error(err)
 					return
 				}

@@ -78,11 +78,18 @@
 // # Writes
 //
 // Create is a single INSERT, committed (flushed to the WAL, with the default
-// synchronous_commit=on) before it returns. Once a write has started, the
-// caller's cancellation no longer stops it: it runs to its outcome (bounded
-// by the timeouts above), so an error means nothing was stored, except when
-// the connection was lost (or the backstop deadline cut it) while COMMIT
-// was on its way, when no client can know the outcome.
+// synchronous_commit=on) before it returns. Under a quota (store.Quota) the
+// INSERT and an upsert of the owner's row in creations, which adds one only
+// while the count is below the quota, run in one transaction, rolled back
+// with ErrQuotaExceeded when the upsert changed no row. The upsert's row
+// lock queues one owner's concurrent creations, on every replica, for as
+// long as each takes to commit; other owners' creations do not wait. Every
+// write takes the counter row last, after the meeting's unique index
+// entries, so two creations never wait for each other in a cycle. Once a
+// write has started, the caller's cancellation no longer stops it: it runs
+// to its outcome (bounded by the timeouts above), so an error means nothing
+// was stored, except when the connection was lost (or the backstop deadline
+// cut it) while COMMIT was on its way, when no client can know the outcome.
 //
 // CreateOrGet never checks before inserting: it runs INSERT ... ON CONFLICT
 // (tenant_id, user_id, external_id) WHERE external_id IS NOT NULL DO
@@ -90,7 +97,9 @@
 // transaction, then do nothing; one caller stores, every other one reads the
 // stored meeting with a SELECT (a new snapshot in READ COMMITTED, so it sees
 // the winner). If that meeting was deleted between the two statements, it
-// tries again.
+// tries again. Under a quota the INSERT and the count of a meeting it
+// stored share a transaction, as in Create; a meeting it finds is not
+// counted.
 //
 // Update reads the row with SELECT ... FOR UPDATE in a transaction, so
 // concurrent Updates of one meeting queue on the row lock and each sees the
@@ -474,9 +483,38 @@ func checkMeeting(m *store.Meeting) error {
 	return nil
 }
 
-// Create stores m, durably, or returns ErrIDTaken, ErrJoinMeetingIDTaken or
-// ErrExternalIDTaken (see store.Store).
-func (s *Store) Create(ctx context.Context, m *store.Meeting) error {
+// countCreation adds one to the creations of an owner ($1, $2) in a month
+// ($3) unless the count has reached the quota ($4): then it changes no row.
+// The first creation of a month inserts the row with 1, which any quota
+// allows. A concurrent call for the same row waits for this transaction's
+// row lock and then sees its count (READ COMMITTED re-checks the WHERE on
+// the latest row version), so no two can both take the last place.
+const countCreation = `INSERT INTO creations (tenant_id, user_id, month, n) VALUES ($1, $2, $3, 1)
+	ON CONFLICT (tenant_id, user_id, month) DO UPDATE SET n = creations.n + 1 WHERE creations.n < $4`
+
+// monthOf is the creations.month of t: its UTC year and month.
+func monthOf(t time.Time) string { return t.UTC().Format("2006-01") }
+
+// count adds m to its owner's creations in the month of its creation time,
+// in tx, or returns ErrQuotaExceeded when the owner already has q.PerMonth
+// there; the caller then rolls tx back. It runs after the meeting's insert,
+// so the counter row stays locked only until the commit that follows.
+func count(ctx context.Context, tx pgx.Tx, m *store.Meeting, q store.Quota) error {
+	tag, err := tx.Exec(ctx, countCreation, m.Owner.TenantID, m.Owner.UserID, monthOf(m.CreationDateTime), q.PerMonth)
+	if err != nil {
+		return err
+	}
+	if tag.RowsAffected() == 0 {
+		return store.ErrQuotaExceeded
+	}
+	return nil
+}
+
+// Create stores m, durably, or returns ErrIDTaken, ErrJoinMeetingIDTaken,
+// ErrExternalIDTaken or ErrQuotaExceeded (see store.Store). Without a quota
+// it is a single INSERT; under one, the INSERT and count in one
+// transaction.
+func (s *Store) Create(ctx context.Context, m *store.Meeting, q store.Quota) error {
 	if err := s.checkOpen("create"); err != nil {
 		return err
 	}
@@ -485,9 +523,41 @@ func (s *Store) Create(ctx context.Context, m *store.Meeting) error {
 	}
 	args := meetingArgs(m)
 	return s.do(ctx, "create", true, func(ctx context.Context, c *pgxpool.Conn) error {
-		_, err := c.Exec(ctx, insertMeeting, args...)
+		if q.PerMonth <= 0 {
+			_, err := c.Exec(ctx, insertMeeting, args...)
+			return err
+		}
+		return pgx.BeginFunc(ctx, c, func(tx pgx.Tx) error {
+			if _, err := tx.Exec(ctx, insertMeeting, args...); err != nil {
+				return err
+			}
+			return count(ctx, tx, m, q)
+		})
+	})
+}
+
+// Creations returns owner's count of creations in the UTC month of month;
+// 0 when there is no row.
+func (s *Store) Creations(ctx context.Context, owner store.Owner, month time.Time) (int, error) {
+	if err := s.checkOpen("creations"); err != nil {
+		return 0, err
+	}
+	if !validText(owner.TenantID, owner.UserID) {
+		return 0, nil // no meeting can have such an owner
+	}
+	var n int64
+	err := s.do(ctx, "creations", false, func(ctx context.Context, c *pgxpool.Conn) error {
+		err := c.QueryRow(ctx, `SELECT n FROM creations WHERE tenant_id = $1 AND user_id = $2 AND month = $3`,
+			owner.TenantID, owner.UserID, monthOf(month)).Scan(&n)
+		if errors.Is(err, pgx.ErrNoRows) {
+			return nil
+		}
 		return err
 	})
+	if err != nil {
+		return 0, err
+	}
+	return int(n), nil
 }
 
 // Get returns owner's meeting id, or ErrNotFound.
@@ -512,8 +582,9 @@ func (s *Store) Get(ctx context.Context, owner store.Owner, id string) (*store.M
 }
 
 // CreateOrGet stores m unless its owner has a meeting with m.ExternalID,
-// which it then returns (see store.Store).
-func (s *Store) CreateOrGet(ctx context.Context, m *store.Meeting) (*store.Meeting, bool, error) {
+// which it then returns (see store.Store). Under a quota, the INSERT and
+// the count of a meeting it stores share a transaction, as in Create.
+func (s *Store) CreateOrGet(ctx context.Context, m *store.Meeting, q store.Quota) (*store.Meeting, bool, error) {
 	if err := s.checkOpen("create or get"); err != nil {
 		return nil, false, err
 	}
@@ -530,12 +601,11 @@ func (s *Store) CreateOrGet(ctx context.Context, m *store.Meeting) (*store.Meeti
 	)
 	err := s.do(ctx, "create or get", true, func(ctx context.Context, c *pgxpool.Conn) error {
 		for range createOrGetAttempts {
-			tag, err := c.Exec(ctx, insertMeeting+`
-				ON CONFLICT (tenant_id, user_id, external_id) WHERE external_id IS NOT NULL DO NOTHING`, args...)
+			inserted, err := insertOrNothing(ctx, c, m, args, q)
 			if err != nil {
 				return err
 			}
-			if tag.RowsAffected() == 1 {
+			if inserted {
 				stored, created = clone(m), true
 				return nil
 			}
@@ -554,6 +624,29 @@ func (s *Store) CreateOrGet(ctx context.Context, m *store.Meeting) (*store.Meeti
 		return nil, false, err
 	}
 	return stored, created, nil
+}
+
+// insertOrNothing runs CreateOrGet's INSERT ... ON CONFLICT DO NOTHING of
+// m (whose meetingArgs are args) and reports whether it stored m. Under a
+// quota it runs in a transaction with the count of the stored meeting, and
+// returns ErrQuotaExceeded, storing nothing, when the count is full; a
+// meeting that was there already is not counted, whatever the count.
+func insertOrNothing(ctx context.Context, c *pgxpool.Conn, m *store.Meeting, args []any, q store.Quota) (inserted bool, err error) {
+	const insert = insertMeeting + `
+		ON CONFLICT (tenant_id, user_id, external_id) WHERE external_id IS NOT NULL DO NOTHING`
+	if q.PerMonth <= 0 {
+		tag, err := c.Exec(ctx, insert, args...)
+		return err == nil && tag.RowsAffected() == 1, err
+	}
+	err = pgx.BeginFunc(ctx, c, func(tx pgx.Tx) error {
+		tag, err := tx.Exec(ctx, insert, args...)
+		if err != nil || tag.RowsAffected() == 0 {
+			return err
+		}
+		inserted = true
+		return count(ctx, tx, m, q)
+	})
+	return inserted && err == nil, err
 }
 
 // findQueries select the meetings with one field equal to $1 that the

@@ -67,8 +67,8 @@ func TestConcurrentOpen(t *testing.T) {
 	if err := conn.QueryRow(t.Context(), `SELECT count(*), count(DISTINCT version) FROM schema_migrations`).Scan(&rows, &versions); err != nil {
 		t.Fatal(err)
 	}
-	if rows != 1 || versions != 1 {
-		t.Errorf("schema_migrations has %d rows of %d versions, want 1 of 1", rows, versions)
+	if rows != 2 || versions != 2 {
+		t.Errorf("schema_migrations has %d rows of %d versions, want 2 of 2", rows, versions)
 	}
 
 	// Opening again finds nothing to do.
@@ -111,7 +111,7 @@ func TestBadText(t *testing.T) {
 	ctx := t.Context()
 	m := storetest.NewMeeting(alice, 1)
 	m.ExternalID = "ext"
-	if err := s.Create(ctx, m); err != nil {
+	if err := s.Create(ctx, m, store.Quota{}); err != nil {
 		t.Fatalf("Create: %v", err)
 	}
 	for _, bad := range []string{"\x00", m.ID + "\x00", "\xff\xfe"} {
@@ -148,11 +148,11 @@ func TestBadText(t *testing.T) {
 				w := storetest.NewMeeting(alice, 2)
 				w.ExternalID = "x"
 				change(w)
-				err := s.Create(ctx, w)
+				err := s.Create(ctx, w, store.Quota{})
 				if err == nil || errors.Is(err, store.ErrUnavailable) {
 					t.Errorf("Create(%s %q) = %v, want an error other than ErrUnavailable", name, bad, err)
 				}
-				_, _, err = s.CreateOrGet(ctx, w)
+				_, _, err = s.CreateOrGet(ctx, w, store.Quota{})
 				if err == nil || errors.Is(err, store.ErrUnavailable) {
 					t.Errorf("CreateOrGet(%s %q) = %v, want an error other than ErrUnavailable", name, bad, err)
 				}
@@ -162,7 +162,7 @@ func TestBadText(t *testing.T) {
 			odd := store.Owner{TenantID: "t" + bad, UserID: bad}
 			a := storetest.NewMeeting(bob, 4)
 			a.Attendees = []store.Owner{odd, alice}
-			if err := s.Create(ctx, a); err != nil {
+			if err := s.Create(ctx, a, store.Quota{}); err != nil {
 				t.Fatalf("Create(attendee %+v) = %v", odd, err)
 			}
 			got, err := s.Find(ctx, odd, store.Lookup{JoinMeetingID: a.JoinMeetingID})
@@ -177,7 +177,7 @@ func TestBadText(t *testing.T) {
 	// A NUL inside the resource is just a byte.
 	m2 := storetest.NewMeeting(alice, 3)
 	m2.Resource = []byte(`{"subject":"a\u0000b"}` + "\x00")
-	if err := s.Create(ctx, m2); err != nil {
+	if err := s.Create(ctx, m2, store.Quota{}); err != nil {
 		t.Fatalf("Create(resource with NULs) = %v", err)
 	}
 	got, err := s.Get(ctx, alice, m2.ID)
@@ -194,7 +194,7 @@ func TestAttendeesAndFind(t *testing.T) {
 	carol := store.Owner{TenantID: "c-tenant", UserID: "c-user"}
 	m := storetest.NewMeeting(alice, 1)
 	m.Attendees = []store.Owner{carol, bob}
-	if err := s.Create(ctx, m); err != nil {
+	if err := s.Create(ctx, m, store.Quota{}); err != nil {
 		t.Fatal(err)
 	}
 	for _, tt := range []struct {
@@ -430,7 +430,7 @@ func TestOutage(t *testing.T) {
 	s := open(t, withHost(t, u, p.addr))
 	ctx := t.Context()
 	m := storetest.NewMeeting(alice, 1)
-	if err := s.Create(ctx, m); err != nil {
+	if err := s.Create(ctx, m, store.Quota{}); err != nil {
 		t.Fatalf("Create: %v", err)
 	}
 
@@ -441,11 +441,11 @@ func TestOutage(t *testing.T) {
 	}{
 		{"Ping", func() error { return s.Ping(ctx) }},
 		{"Get", func() error { _, err := s.Get(ctx, alice, m.ID); return err }},
-		{"Create", func() error { return s.Create(ctx, storetest.NewMeeting(alice, 2)) }},
+		{"Create", func() error { return s.Create(ctx, storetest.NewMeeting(alice, 2), store.Quota{}) }},
 		{"CreateOrGet", func() error {
 			w := storetest.NewMeeting(alice, 3)
 			w.ExternalID = "e"
-			_, _, err := s.CreateOrGet(ctx, w)
+			_, _, err := s.CreateOrGet(ctx, w, store.Quota{})
 			return err
 		}},
 		{"Find", func() error { _, err := s.Find(ctx, alice, store.Lookup{ID: m.ID}); return err }},
@@ -498,7 +498,7 @@ func TestPartition(t *testing.T) {
 		postgres.WithStatementTimeout(200*time.Millisecond), postgres.WithConnectTimeout(500*time.Millisecond))
 	ctx := t.Context()
 	m := storetest.NewMeeting(alice, 1)
-	if err := s.Create(ctx, m); err != nil {
+	if err := s.Create(ctx, m, store.Quota{}); err != nil {
 		t.Fatalf("Create: %v", err)
 	}
 	p.frozen.Store(true)
@@ -507,7 +507,7 @@ func TestPartition(t *testing.T) {
 	_, err = s.Get(ctx, alice, m.ID)
 	within(t, "Get during a partition", start, limit, err)
 	start = time.Now()
-	err = s.Create(ctx, storetest.NewMeeting(alice, 2))
+	err = s.Create(ctx, storetest.NewMeeting(alice, 2), store.Quota{})
 	within(t, "Create during a partition", start, limit, err)
 	// Heal the partition before Close, which otherwise waits up to 15 s
 	// (pgxpool's limit) for each frozen connection to say goodbye.
@@ -522,7 +522,7 @@ func TestStatementTimeout(t *testing.T) {
 	s := open(t, u+"&statement_timeout=60000", postgres.WithStatementTimeout(300*time.Millisecond))
 	ctx := t.Context()
 	m := storetest.NewMeeting(alice, 1)
-	if err := s.Create(ctx, m); err != nil {
+	if err := s.Create(ctx, m, store.Quota{}); err != nil {
 		t.Fatal(err)
 	}
 	conn, err := pgx.Connect(ctx, u)
@@ -548,18 +548,22 @@ func TestStatementTimeout(t *testing.T) {
 
 // BenchmarkCreate measures Create with many calls in flight, as on a busy
 // server (16 goroutines per GOMAXPROCS), through pools of several sizes;
-// "default" is DefaultMaxConns.
+// "default" is DefaultMaxConns. The quota variant counts every creation
+// under a quota never reached: the two owners' counter rows queue their
+// creations, so it shows what --create-quota-per-month costs when a few
+// users create most meetings.
 func BenchmarkCreate(b *testing.B) {
 	for _, conns := range []int{0, 2, 32} {
 		name := fmt.Sprint("conns=", conns)
 		if conns == 0 {
 			name = fmt.Sprint("conns=default(", postgres.DefaultMaxConns(), ")")
 		}
-		b.Run(name, func(b *testing.B) { benchmarkCreate(b, postgres.WithMaxConns(conns)) })
+		b.Run(name, func(b *testing.B) { benchmarkCreate(b, store.Quota{}, postgres.WithMaxConns(conns)) })
 	}
+	b.Run("conns=default,quota", func(b *testing.B) { benchmarkCreate(b, store.Quota{PerMonth: 1 << 30}) })
 }
 
-func benchmarkCreate(b *testing.B, opts ...postgres.Option) {
+func benchmarkCreate(b *testing.B, q store.Quota, opts ...postgres.Option) {
 	s := open(b, pgtest.Schema(b), opts...)
 	owners := []store.Owner{alice, bob}
 	b.ReportAllocs()
@@ -569,7 +573,7 @@ func benchmarkCreate(b *testing.B, opts ...postgres.Option) {
 		i := 0
 		for pb.Next() {
 			i++
-			if err := s.Create(b.Context(), storetest.NewMeeting(owners[i%2], i)); err != nil {
+			if err := s.Create(b.Context(), storetest.NewMeeting(owners[i%2], i), q); err != nil {
 				b.Error(err)
 				return
 			}
@@ -583,7 +587,7 @@ func BenchmarkGet(b *testing.B) {
 	ms := make([]*store.Meeting, 1000)
 	for i := range ms {
 		ms[i] = storetest.NewMeeting(alice, i)
-		if err := s.Create(b.Context(), ms[i]); err != nil {
+		if err := s.Create(b.Context(), ms[i], store.Quota{}); err != nil {
 			b.Fatal(err)
 		}
 	}

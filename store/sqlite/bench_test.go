@@ -20,18 +20,19 @@ import (
 // disk's fsync latency. The Prefilled variants start from a database of
 // benchPrefill meetings of many owners with random join meeting ids, as a
 // server's database is after a while: there every random-key index dirties
-// a page of its own per insert, which a small fresh database hides.
+// a page of its own per insert, which a small fresh database hides. The
+// Quota variant also counts every creation under a quota never reached.
 func BenchmarkCreate(b *testing.B) {
 	b.Run("Sequential", func(b *testing.B) {
 		s := openBench(b)
 		for i := 0; b.Loop(); i++ {
-			if err := s.Create(context.Background(), storetest.NewMeeting(owner, i)); err != nil {
+			if err := s.Create(context.Background(), storetest.NewMeeting(owner, i), store.Quota{}); err != nil {
 				b.Fatal(err)
 			}
 		}
 	})
 	tmpl := newTemplate(b)
-	parallel := func(callers int, prefilled bool, newMeeting func(int) *store.Meeting, opts ...Option) func(b *testing.B) {
+	parallel := func(callers int, prefilled bool, q store.Quota, newMeeting func(int) *store.Meeting, opts ...Option) func(b *testing.B) {
 		return func(b *testing.B) {
 			var s *Store
 			if prefilled {
@@ -45,7 +46,7 @@ func BenchmarkCreate(b *testing.B) {
 			b.ResetTimer()
 			b.RunParallel(func(pb *testing.PB) {
 				for pb.Next() {
-					if err := s.Create(context.Background(), newMeeting(0)); err != nil {
+					if err := s.Create(context.Background(), newMeeting(0), q); err != nil {
 						b.Error(err)
 						return
 					}
@@ -56,13 +57,16 @@ func BenchmarkCreate(b *testing.B) {
 	}
 	plain := func(i int) *store.Meeting { return storetest.NewMeeting(owner, i) }
 	// 32 callers per CPU, far more than a server's connection count.
-	b.Run("Parallel", parallel(32*runtime.GOMAXPROCS(0), false, plain))
-	b.Run("ParallelNoGroupCommit", parallel(32*runtime.GOMAXPROCS(0), false, plain, WithMaxBatch(1)))
+	none := store.Quota{}
+	b.Run("Parallel", parallel(32*runtime.GOMAXPROCS(0), false, none, plain))
+	b.Run("ParallelNoGroupCommit", parallel(32*runtime.GOMAXPROCS(0), false, none, plain, WithMaxBatch(1)))
 	// 16 concurrent callers (exactly, when GOMAXPROCS divides 16), like a
 	// load test with 16 connections.
-	b.Run("Parallel16", parallel(16, false, plain))
-	b.Run("ParallelPrefilled", parallel(32*runtime.GOMAXPROCS(0), true, benchMeeting))
-	b.Run("Parallel16Prefilled", parallel(16, true, benchMeeting))
+	b.Run("Parallel16", parallel(16, false, none, plain))
+	b.Run("Parallel16Quota", parallel(16, false, store.Quota{PerMonth: 1 << 30}, plain))
+	b.Run("ParallelPrefilled", parallel(32*runtime.GOMAXPROCS(0), true, none, benchMeeting))
+	b.Run("Parallel16Prefilled", parallel(16, true, none, benchMeeting))
+	b.Run("Parallel16PrefilledQuota", parallel(16, true, store.Quota{PerMonth: 1 << 30}, benchMeeting))
 }
 
 // BenchmarkUpdate measures Updates that rewrite a meeting's resource, of
@@ -167,7 +171,7 @@ func BenchmarkWAL(b *testing.B) {
 		b.ReportMetric(float64(frames)/float64(b.N*batchSize), "frames/write")
 	}
 	b.Run("Create", func(b *testing.B) {
-		run(b, func(int, []*store.Meeting) *writeReq { return createReq(benchMeeting(0)) })
+		run(b, func(int, []*store.Meeting) *writeReq { return createReq(benchMeeting(0), store.Quota{}) })
 	})
 	b.Run("Update", func(b *testing.B) {
 		run(b, func(i int, ms []*store.Meeting) *writeReq {
@@ -237,7 +241,7 @@ func newTemplate(b *testing.B) *template {
 	for start := 0; start < len(t.ms); start += 5000 {
 		var batch []*writeReq
 		for _, m := range t.ms[start:min(len(t.ms), start+5000)] {
-			r := createReq(m)
+			r := createReq(m, store.Quota{})
 			r.done = make(chan error, 1)
 			r.state.Store(reqTaken)
 			batch = append(batch, r)

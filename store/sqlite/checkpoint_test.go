@@ -62,7 +62,7 @@ func createAll(t *testing.T, s *Store, n int) []string {
 					return
 				}
 				m := bigMeeting(i)
-				if err := s.Create(t.Context(), m); err != nil {
+				if err := s.Create(t.Context(), m, store.Quota{}); err != nil {
 					t.Errorf("Create = %v", err)
 					return
 				}
@@ -138,7 +138,7 @@ func TestRestartCheckpoint(t *testing.T) {
 	})
 	// RESTART waits for the reader, and the writer waits for RESTART.
 	created := make(chan error, 1)
-	go func() { created <- s.Create(ctx, bigMeeting(0)) }()
+	go func() { created <- s.Create(ctx, bigMeeting(0), store.Quota{}) }()
 	select {
 	case <-done:
 		t.Fatal("RESTART checkpoint did not wait for the reader")
@@ -215,7 +215,7 @@ func TestRestartBusy(t *testing.T) {
 	if st.passive != 2 || st.restarts != 1 || st.busy != 1 {
 		t.Errorf("after a RESTART blocked by a reader: %+v, want 2 passive, 1 restart, busy", st)
 	}
-	if err := s.Create(ctx, bigMeeting(0)); err != nil {
+	if err := s.Create(ctx, bigMeeting(0), store.Quota{}); err != nil {
 		t.Fatal(err)
 	}
 	s.checkpoint() // the WAL is still too long, but RESTART backs off

@@ -228,7 +228,7 @@ func TestBatchIsolation(t *testing.T) {
 		t.Fatal(err)
 	}
 	existing := storetest.NewMeeting(owner, 0)
-	if err := s.Create(ctx, existing); err != nil {
+	if err := s.Create(ctx, existing, store.Quota{}); err != nil {
 		t.Fatal(err)
 	}
 
@@ -265,7 +265,7 @@ func TestBatchIsolation(t *testing.T) {
 	}
 	var batch []*writeReq
 	for _, tt := range tests {
-		r := createReq(tt.m)
+		r := createReq(tt.m, store.Quota{})
 		r.done = make(chan error, 1)
 		r.state.Store(reqTaken)
 		batch = append(batch, r)
@@ -302,12 +302,12 @@ func TestQueuedRequestCanceled(t *testing.T) {
 	taken, queued := storetest.NewMeeting(owner, 1), storetest.NewMeeting(owner, 2)
 	takenCtx, cancelTaken := context.WithCancel(ctx)
 	takenErr := make(chan error, 1)
-	go func() { takenErr <- s.Create(takenCtx, taken) }()
+	go func() { takenErr <- s.Create(takenCtx, taken, store.Quota{}) }()
 	waitFor(t, func() bool { return len(s.reqs) == 0 && s.wdb.Stats().InUse == 1 }) // the writer holds it
 
 	queuedCtx, cancelQueued := context.WithCancel(ctx)
 	queuedErr := make(chan error, 1)
-	go func() { queuedErr <- s.Create(queuedCtx, queued) }()
+	go func() { queuedErr <- s.Create(queuedCtx, queued, store.Quota{}) }()
 	waitFor(t, func() bool { return len(s.reqs) == 1 })
 
 	cancelQueued()
@@ -398,7 +398,7 @@ func TestGroupCommit(t *testing.T) {
 	lock := holdWriteLock(t, path)
 
 	errs := make(chan error, 64)
-	create := func() { errs <- s.Create(ctx, storetest.NewMeeting(owner, 0)) }
+	create := func() { errs <- s.Create(ctx, storetest.NewMeeting(owner, 0), store.Quota{}) }
 	go create()
 	waitFor(t, func() bool { return len(s.reqs) == 0 && s.wdb.Stats().InUse == 1 })
 	for range 63 {

@@ -33,6 +33,7 @@ var writeSQL = struct {
 	byExternal, owned              string
 	update, delete                 string
 	keyInsert, keySelect           string
+	countCreation                  string
 }{
 	savepoint:  `SAVEPOINT req`,
 	release:    `RELEASE req`,
@@ -55,6 +56,12 @@ var writeSQL = struct {
 	delete:    `DELETE FROM meetings WHERE id = ? AND tenant_id = ? AND user_id = ?`,
 	keyInsert: `INSERT OR IGNORE INTO keys (name, value) VALUES (?, ?)`,
 	keySelect: `SELECT value FROM keys WHERE name = ?`,
+	// Adds one creation to the owner's month unless that reaches past the
+	// quota (the last parameter): then the statement changes no row. The
+	// first creation of a month inserts the row with 1, which any quota
+	// allows.
+	countCreation: `INSERT INTO creations (tenant_id, user_id, month, n) VALUES (?, ?, ?, 1)
+		ON CONFLICT (tenant_id, user_id, month) DO UPDATE SET n = n + 1 WHERE n < ?`,
 }
 
 // writeStmts are writeSQL's statements prepared on the write pool.
@@ -65,6 +72,7 @@ type writeStmts struct {
 	byExternal, owned              *sql.Stmt
 	update, delete                 *sql.Stmt
 	keyInsert, keySelect           *sql.Stmt
+	countCreation                  *sql.Stmt
 }
 
 // readSQL are the read pool's statements. List's keyset condition is a
@@ -75,6 +83,7 @@ var readSQL = struct {
 	findByID, findByJoinID, findByURL string
 	list, listAfter                   string
 	key, ping                         string
+	creations                         string
 }{
 	get:          writeSQL.owned,
 	findByID:     `SELECT ` + meetingCols + ` FROM meetings WHERE id = ?`,
@@ -87,8 +96,9 @@ var readSQL = struct {
 	listAfter: `SELECT ` + meetingCols + ` FROM meetings
 		WHERE tenant_id = ? AND user_id = ? AND (creation_date_time, id) < (?, ?)
 		ORDER BY creation_date_time DESC, id DESC LIMIT ?`,
-	key:  writeSQL.keySelect,
-	ping: `SELECT max(version) FROM schema_migrations`,
+	key:       writeSQL.keySelect,
+	ping:      `SELECT max(version) FROM schema_migrations`,
+	creations: `SELECT n FROM creations WHERE tenant_id = ? AND user_id = ? AND month = ?`,
 }
 
 // readStmts are readSQL's statements prepared on the read pool (on each
@@ -98,6 +108,7 @@ type readStmts struct {
 	findByID, findByJoinID, findByURL *sql.Stmt
 	list, listAfter                   *sql.Stmt
 	key, ping                         *sql.Stmt
+	creations                         *sql.Stmt
 }
 
 // prepare prepares each pair's query on db into its destination.
@@ -128,13 +139,14 @@ func (s *Store) prepareAll(ctx context.Context) error {
 		stmtPair{&w.byExternal, q.byExternal}, stmtPair{&w.owned, q.owned},
 		stmtPair{&w.update, q.update}, stmtPair{&w.delete, q.delete},
 		stmtPair{&w.keyInsert, q.keyInsert}, stmtPair{&w.keySelect, q.keySelect},
+		stmtPair{&w.countCreation, q.countCreation},
 	); err != nil {
 		return err
 	}
 	return prepare(ctx, s.rdb,
 		stmtPair{&r.get, rq.get}, stmtPair{&r.findByID, rq.findByID}, stmtPair{&r.findByJoinID, rq.findByJoinID},
 		stmtPair{&r.findByURL, rq.findByURL}, stmtPair{&r.list, rq.list}, stmtPair{&r.listAfter, rq.listAfter},
-		stmtPair{&r.key, rq.key}, stmtPair{&r.ping, rq.ping},
+		stmtPair{&r.key, rq.key}, stmtPair{&r.ping, rq.ping}, stmtPair{&r.creations, rq.creations},
 	)
 }
 
@@ -266,6 +278,30 @@ func (w *writeTx) insert(op string, m *store.Meeting) error {
 	return nil
 }
 
+// monthOf is the creations.month of t: its UTC year and month.
+func monthOf(t time.Time) string { return t.UTC().Format("2006-01") }
+
+// count adds m to its owner's creations in the month of its creation time,
+// in w's transaction, or returns ErrQuotaExceeded when the owner already
+// has q.PerMonth there. Without a quota it does nothing. The caller has
+// inserted m in the same savepoint, which the writer rolls back on the
+// error, so a refused meeting is neither stored nor counted.
+func (w *writeTx) count(op string, m *store.Meeting, q store.Quota) error {
+	if q.PerMonth <= 0 {
+		return nil
+	}
+	res, err := w.exec(w.stmts.countCreation, m.Owner.TenantID, m.Owner.UserID, monthOf(m.CreationDateTime), q.PerMonth)
+	if err != nil {
+		return fmt.Errorf("sqlite: %s: count creation: %w", op, mapErr(w.ctx, err))
+	}
+	if n, err := res.RowsAffected(); err != nil {
+		return fmt.Errorf("sqlite: %s: count creation: %w", op, err)
+	} else if n == 0 {
+		return fmt.Errorf("sqlite: %s %q: %w", op, m.ID, store.ErrQuotaExceeded)
+	}
+	return nil
+}
+
 // insertErr maps the error of an INSERT of m. A unique violation aborted
 // that statement only; the driver's result code says only that some unique
 // constraint failed (its message names columns in prose we will not
@@ -296,26 +332,30 @@ func (w *writeTx) insertErr(op string, m *store.Meeting, err error) error {
 // Create stores m and returns once the transaction holding it has
 // committed (see Group commit in the package documentation). It returns
 // ErrIDTaken, ErrJoinMeetingIDTaken or ErrExternalIDTaken when those are
-// in use, an error wrapping ErrUnavailable when the database stays locked
-// beyond the busy timeout, ctx's error when ctx ends before the writer took
-// the request, and ErrClosed after Close. Only a nil error means m is
-// stored. Create does not keep m: the caller may reuse it once Create
-// returns.
-func (s *Store) Create(ctx context.Context, m *store.Meeting) error {
+// in use, ErrQuotaExceeded when m's owner has used up q in its month, an
+// error wrapping ErrUnavailable when the database stays locked beyond the
+// busy timeout, ctx's error when ctx ends before the writer took the
+// request, and ErrClosed after Close. Only a nil error means m is stored
+// (and, under a quota, counted). Create does not keep m: the caller may
+// reuse it once Create returns.
+func (s *Store) Create(ctx context.Context, m *store.Meeting, q store.Quota) error {
 	if err := ctx.Err(); err != nil {
 		return err
 	}
 	if err := checkNew(m); err != nil {
 		return fmt.Errorf("sqlite: create: %w", err)
 	}
-	return s.submit(ctx, createReq(m))
+	return s.submit(ctx, createReq(m, q))
 }
 
-// createReq returns the writer's request to store a copy of m.
-func createReq(m *store.Meeting) *writeReq {
+// createReq returns the writer's request to store a copy of m under q.
+func createReq(m *store.Meeting, q store.Quota) *writeReq {
 	c := clone(m)
 	return &writeReq{op: "create", run: func(w *writeTx) error {
-		return w.insert("create", c)
+		if err := w.insert("create", c); err != nil {
+			return err
+		}
+		return w.count("create", c, q)
 	}}
 }
 
@@ -323,8 +363,9 @@ func createReq(m *store.Meeting) *writeReq {
 // in the writer's transaction: INSERT ... ON CONFLICT DO NOTHING on the
 // owner's external id, then, if that stored nothing, SELECT the meeting
 // that is there. The writer is the only one writing, so nothing can come
-// between the two.
-func (s *Store) CreateOrGet(ctx context.Context, m *store.Meeting) (stored *store.Meeting, created bool, err error) {
+// between the two. A stored meeting counts under q as Create's does; when
+// the quota refuses it, the savepoint's rollback takes the row away again.
+func (s *Store) CreateOrGet(ctx context.Context, m *store.Meeting, q store.Quota) (stored *store.Meeting, created bool, err error) {
 	if err := ctx.Err(); err != nil {
 		return nil, false, err
 	}
@@ -351,6 +392,9 @@ func (s *Store) CreateOrGet(ctx context.Context, m *store.Meeting) (stored *stor
 		if n, err := res.RowsAffected(); err != nil {
 			return fmt.Errorf("sqlite: %s: %w", op, err)
 		} else if n == 1 {
+			if err := w.count(op, c, q); err != nil {
+				return err
+			}
 			stored, created = clone(c), true
 			return nil
 		}
@@ -472,6 +516,23 @@ func (s *Store) Key(ctx context.Context, name string) ([]byte, error) {
 		return nil, err
 	}
 	return key, nil
+}
+
+// Creations reads owner's count of creations in the UTC month of month
+// from the read pool; 0 when there is no row.
+func (s *Store) Creations(ctx context.Context, owner store.Owner, month time.Time) (int, error) {
+	if s.closed.Load() {
+		return 0, fmt.Errorf("sqlite: creations: %w", store.ErrClosed)
+	}
+	var n int
+	err := s.rstmts.creations.QueryRowContext(ctx, owner.TenantID, owner.UserID, monthOf(month)).Scan(&n)
+	switch {
+	case errors.Is(err, sql.ErrNoRows):
+		return 0, nil
+	case err != nil:
+		return 0, s.readErr(ctx, "creations", err)
+	}
+	return n, nil
 }
 
 // Get returns owner's meeting with the given id, or ErrNotFound when there

@@ -64,12 +64,18 @@
 //   - Create is one INSERT. When it fails on a unique constraint, SQLite's
 //     result code does not say which, so the writer asks the table, in the
 //     same transaction, which of id, join meeting id and the owner's
-//     external id is taken.
+//     external id is taken. Under a quota (store.Quota), an upsert of the
+//     owner's row in creations then adds one unless the count has reached
+//     the quota; when it changed no row, the request fails with
+//     ErrQuotaExceeded and its savepoint's rollback removes the meeting.
+//     The writer runs requests one after another, so concurrent creations
+//     can never pass the quota together.
 //   - CreateOrGet is INSERT ... ON CONFLICT DO NOTHING on the owner's
 //     external id, then, when that inserted nothing, a SELECT of the
 //     meeting that has it. Both run in the writer, which alone writes, so
 //     nothing can come between them: concurrent calls are decided by the
-//     unique index, in queue order.
+//     unique index, in queue order. A meeting it inserts is counted as
+//     Create's is; one it finds is not.
 //   - Update reads the meeting, calls the function in the writer goroutine
 //     (it must be quick and must not block: the whole batch waits for it),
 //     checks it changed only Resource and Attendees, and writes those back.
@@ -80,9 +86,10 @@
 //     writer INSERT OR IGNORE 32 random bytes and read back whatever is
 //     there, so every caller, and every process, gets the first one stored.
 //
-// Reads (Get, Find, List, Ping, and Key when the key exists) do not go
-// through the writer: in WAL mode they run on the read pool alongside the
-// commit in progress. All statements are prepared once per connection.
+// Reads (Get, Find, List, Creations, Ping, and Key when the key exists) do
+// not go through the writer: in WAL mode they run on the read pool
+// alongside the commit in progress. All statements are prepared once per
+// connection.
 //
 // # Schema
 //
@@ -97,7 +104,8 @@
 // that have one, which plain creates do not touch; attendees are a column
 // that Find checks in the rows its key selected, with no index; and List
 // walks the owner index (tenant, user, creation time, id) backwards from
-// its keyset cursor.
+// its keyset cursor. Only under a quota does a creation also write a row of
+// creations (one per owner and month, see migrations/0003_creations.sql).
 //
 // # Checkpoints
 //

@@ -91,7 +91,7 @@ func TestReopen(t *testing.T) {
 		getAll(t, s, owner, ids)
 		for i := range 3 {
 			m := storetest.NewMeeting(owner, i)
-			if err := s.Create(t.Context(), m); err != nil {
+			if err := s.Create(t.Context(), m, store.Quota{}); err != nil {
 				t.Fatalf("round %d: Create = %v", round, err)
 			}
 			ids = append(ids, m.ID)
@@ -123,7 +123,7 @@ func TestOpenConcurrently(t *testing.T) {
 			}
 			defer s.Close()
 			m := storetest.NewMeeting(owner, 0)
-			if err := s.Create(t.Context(), m); err != nil {
+			if err := s.Create(t.Context(), m, store.Quota{}); err != nil {
 				t.Errorf("Create = %v", err)
 			}
 		})
@@ -148,7 +148,7 @@ func TestOpenPath(t *testing.T) {
 				t.Fatalf("Open(%q) = %v", path, err)
 			}
 			m := storetest.NewMeeting(owner, 0)
-			if err := s.Create(t.Context(), m); err != nil {
+			if err := s.Create(t.Context(), m, store.Quota{}); err != nil {
 				t.Fatalf("Create = %v", err)
 			}
 			if err := s.Close(); err != nil {
@@ -198,7 +198,7 @@ func TestCloseWhileCreating(t *testing.T) {
 		wg.Go(func() {
 			for i := 0; ; i++ {
 				m := storetest.NewMeeting(owner, g*1000+i)
-				err := s.Create(t.Context(), m)
+				err := s.Create(t.Context(), m, store.Quota{})
 				if i == 0 {
 					started <- struct{}{}
 				}
@@ -237,7 +237,7 @@ func TestCloseWhileCreating(t *testing.T) {
 func TestCanceledContext(t *testing.T) {
 	s, _ := openTemp(t)
 	m := storetest.NewMeeting(owner, 0)
-	if err := s.Create(t.Context(), m); err != nil {
+	if err := s.Create(t.Context(), m, store.Quota{}); err != nil {
 		t.Fatal(err)
 	}
 	ctx, cancel := context.WithCancel(t.Context())
@@ -245,7 +245,7 @@ func TestCanceledContext(t *testing.T) {
 	if _, err := s.Get(ctx, owner, m.ID); !errors.Is(err, context.Canceled) {
 		t.Errorf("Get(canceled ctx) = %v, want context.Canceled", err)
 	}
-	if err := s.Create(ctx, storetest.NewMeeting(owner, 1)); !errors.Is(err, context.Canceled) {
+	if err := s.Create(ctx, storetest.NewMeeting(owner, 1), store.Quota{}); !errors.Is(err, context.Canceled) {
 		t.Errorf("Create(canceled ctx) = %v, want context.Canceled", err)
 	}
 }
@@ -366,7 +366,7 @@ func crashHelper(path string) {
 			for i := 0; ; i++ {
 				m := storetest.NewMeeting(owner, g*1_000_000+i)
 				plan := [...]string{"delete", "keep", "update", "keep"}[i%4]
-				if err := s.Create(ctx, m); err != nil {
+				if err := s.Create(ctx, m, store.Quota{}); err != nil {
 					fail("create", err)
 				}
 				ack("ack create %s %s\n", m.ID, plan)

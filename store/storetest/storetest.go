@@ -78,6 +78,12 @@ func Run(t *testing.T, open func(t *testing.T) store.Store) {
 		{"KeyConcurrent", testKeyConcurrent},
 		{"CanceledContext", testCanceledContext},
 		{"ReturnsCopies", testReturnsCopies},
+		{"QuotaCounts", testQuotaCounts},
+		{"QuotaLimit", testQuotaLimit},
+		{"QuotaMonths", testQuotaMonths},
+		{"QuotaOwners", testQuotaOwners},
+		{"QuotaConcurrent", testQuotaConcurrent},
+		{"QuotaCreateOrGetConcurrent", testQuotaCreateOrGetConcurrent},
 		{"Ping", testPing},
 		{"Closed", testClosed},
 	}
@@ -108,7 +114,7 @@ func stored(m *store.Meeting) *store.Meeting {
 // mustCreate stores m and fails the test if that does not succeed.
 func mustCreate(t *testing.T, s store.Store, m *store.Meeting) {
 	t.Helper()
-	if err := s.Create(t.Context(), m); err != nil {
+	if err := s.Create(t.Context(), m, store.Quota{}); err != nil {
 		t.Fatalf("Create(%q) = %v, want nil", m.ID, err)
 	}
 }
@@ -300,7 +306,7 @@ func testCreateIDTaken(t *testing.T, open func(t *testing.T) store.Store) {
 
 			dup := NewMeeting(tt.owner, 2)
 			dup.ID = orig.ID
-			if err := s.Create(t.Context(), dup); !errors.Is(err, store.ErrIDTaken) {
+			if err := s.Create(t.Context(), dup, store.Quota{}); !errors.Is(err, store.ErrIDTaken) {
 				t.Fatalf("Create(meeting with existing ID) = %v, want ErrIDTaken", err)
 			}
 			checkStored(t, s, orig)
@@ -333,7 +339,7 @@ func testCreateJoinMeetingIDTaken(t *testing.T, open func(t *testing.T) store.St
 
 			dup := NewMeeting(tt.owner, 2)
 			dup.JoinMeetingID = orig.JoinMeetingID
-			if err := s.Create(t.Context(), dup); !errors.Is(err, store.ErrJoinMeetingIDTaken) {
+			if err := s.Create(t.Context(), dup, store.Quota{}); !errors.Is(err, store.ErrJoinMeetingIDTaken) {
 				t.Fatalf("Create(meeting with existing JoinMeetingID) = %v, want ErrJoinMeetingIDTaken", err)
 			}
 			checkNotFound(t, s, tt.owner, dup.ID)
@@ -356,7 +362,7 @@ func testCreateBothTaken(t *testing.T, open func(t *testing.T) store.Store) {
 
 	dup := NewMeeting(alice, 2)
 	dup.ID, dup.JoinMeetingID = orig.ID, orig.JoinMeetingID
-	err := s.Create(t.Context(), dup)
+	err := s.Create(t.Context(), dup, store.Quota{})
 	if !errors.Is(err, store.ErrIDTaken) && !errors.Is(err, store.ErrJoinMeetingIDTaken) {
 		t.Fatalf("Create(meeting with existing ID and JoinMeetingID) = %v, want ErrIDTaken or ErrJoinMeetingIDTaken", err)
 	}
@@ -412,7 +418,7 @@ func testExternalID(t *testing.T, open func(t *testing.T) store.Store) {
 
 		dup := NewMeeting(alice, 2)
 		dup.ExternalID = orig.ExternalID
-		if err := s.Create(t.Context(), dup); !errors.Is(err, store.ErrExternalIDTaken) {
+		if err := s.Create(t.Context(), dup, store.Quota{}); !errors.Is(err, store.ErrExternalIDTaken) {
 			t.Fatalf("Create(meeting with owner's existing ExternalID) = %v, want ErrExternalIDTaken", err)
 		}
 		checkNotFound(t, s, alice, dup.ID)
@@ -429,7 +435,7 @@ func testCreateCanceledContext(t *testing.T, open func(t *testing.T) store.Store
 	ctx, cancel := context.WithCancel(t.Context())
 	cancel()
 	m := NewMeeting(alice, 1)
-	if err := s.Create(ctx, clone(m)); err != nil {
+	if err := s.Create(ctx, clone(m), store.Quota{}); err != nil {
 		checkNotFound(t, s, alice, m.ID)
 		// The attempt left nothing behind, so the same meeting can be stored.
 		mustCreate(t, s, clone(m))
@@ -456,7 +462,7 @@ func testConcurrentCreates(t *testing.T, open func(t *testing.T) store.Store) {
 		wg.Go(func() {
 			<-start
 			for _, m := range meetings[g] {
-				if err := s.Create(t.Context(), clone(m)); err != nil {
+				if err := s.Create(t.Context(), clone(m), store.Quota{}); err != nil {
 					t.Errorf("Create(%q) = %v, want nil", m.ID, err)
 				}
 			}
@@ -519,7 +525,7 @@ func testConcurrentCollisions(t *testing.T, open func(t *testing.T) store.Store)
 	for _, a := range all {
 		wg.Go(func() {
 			<-start
-			a.err = s.Create(t.Context(), clone(a.m))
+			a.err = s.Create(t.Context(), clone(a.m), store.Quota{})
 		})
 	}
 	close(start)
@@ -584,19 +590,19 @@ func testClosed(t *testing.T, open func(t *testing.T) store.Store) {
 		name string
 		call func() error
 	}{
-		{"Create", func() error { return s.Create(ctx, NewMeeting(alice, 2)) }},
+		{"Create", func() error { return s.Create(ctx, NewMeeting(alice, 2), store.Quota{}) }},
 		{"Get", func() error { _, err := s.Get(ctx, alice, m.ID); return err }},
 		{"GetUnknown", func() error { _, err := s.Get(ctx, alice, "MSpdoesnotexist"); return err }},
 		{"CreateOrGetExisting", func() error {
 			o := NewMeeting(alice, 3)
 			o.ExternalID = m.ExternalID
-			_, _, err := s.CreateOrGet(ctx, o)
+			_, _, err := s.CreateOrGet(ctx, o, store.Quota{})
 			return err
 		}},
 		{"CreateOrGetNew", func() error {
 			o := NewMeeting(alice, 4)
 			o.ExternalID = "new"
-			_, _, err := s.CreateOrGet(ctx, o)
+			_, _, err := s.CreateOrGet(ctx, o, store.Quota{})
 			return err
 		}},
 		{"Find", func() error { _, err := s.Find(ctx, alice, store.Lookup{ID: m.ID}); return err }},
@@ -611,6 +617,8 @@ func testClosed(t *testing.T, open func(t *testing.T) store.Store) {
 		}},
 		{"Delete", func() error { return s.Delete(ctx, alice, m.ID) }},
 		{"DeleteUnknown", func() error { return s.Delete(ctx, alice, "MSpdoesnotexist") }},
+		{"CreateUnderQuota", func() error { return s.Create(ctx, NewMeeting(alice, 5), store.Quota{PerMonth: 10}) }},
+		{"Creations", func() error { _, err := s.Creations(ctx, alice, m.CreationDateTime); return err }},
 		{"KeyExisting", func() error { _, err := s.Key(ctx, "existing"); return err }},
 		{"KeyNew", func() error { _, err := s.Key(ctx, "new"); return err }},
 		{"Ping", func() error { return s.Ping(ctx) }},

@@ -19,7 +19,7 @@ import (
 // it succeeds with created as given; it returns the meeting it got.
 func createOrGet(t *testing.T, s store.Store, m *store.Meeting, wantCreated bool) *store.Meeting {
 	t.Helper()
-	got, created, err := s.CreateOrGet(t.Context(), clone(m))
+	got, created, err := s.CreateOrGet(t.Context(), clone(m), store.Quota{})
 	if err != nil || created != wantCreated {
 		t.Fatalf("CreateOrGet(%q, external id %q) = created %v, %v; want created %v, nil", m.ID, m.ExternalID, created, err, wantCreated)
 	}
@@ -110,7 +110,7 @@ func testCreateOrGet(t *testing.T, open func(t *testing.T) store.Store) {
 		checkStored(t, s, second)
 		checkNotFound(t, s, alice, first.ID)
 		// Create also sees the key taken again.
-		if err := s.Create(t.Context(), withKey(alice, 3, "key")); !errors.Is(err, store.ErrExternalIDTaken) {
+		if err := s.Create(t.Context(), withKey(alice, 3, "key"), store.Quota{}); !errors.Is(err, store.ErrExternalIDTaken) {
 			t.Errorf("Create(key taken again) = %v, want ErrExternalIDTaken", err)
 		}
 	})
@@ -120,7 +120,7 @@ func testCreateOrGet(t *testing.T, open func(t *testing.T) store.Store) {
 		mustCreate(t, s, clone(orig))
 		m := withKey(alice, 2, "key")
 		m.ID = orig.ID
-		if _, _, err := s.CreateOrGet(t.Context(), m); !errors.Is(err, store.ErrIDTaken) {
+		if _, _, err := s.CreateOrGet(t.Context(), m, store.Quota{}); !errors.Is(err, store.ErrIDTaken) {
 			t.Errorf("CreateOrGet(existing ID, new key) = %v, want ErrIDTaken", err)
 		}
 		checkStored(t, s, orig)
@@ -133,7 +133,7 @@ func testCreateOrGet(t *testing.T, open func(t *testing.T) store.Store) {
 		mustCreate(t, s, clone(orig))
 		m := withKey(alice, 2, "key")
 		m.JoinMeetingID = orig.JoinMeetingID
-		if _, _, err := s.CreateOrGet(t.Context(), m); !errors.Is(err, store.ErrJoinMeetingIDTaken) {
+		if _, _, err := s.CreateOrGet(t.Context(), m, store.Quota{}); !errors.Is(err, store.ErrJoinMeetingIDTaken) {
 			t.Errorf("CreateOrGet(existing JoinMeetingID, new key) = %v, want ErrJoinMeetingIDTaken", err)
 		}
 		checkNotFound(t, s, alice, m.ID)
@@ -142,7 +142,7 @@ func testCreateOrGet(t *testing.T, open func(t *testing.T) store.Store) {
 	t.Run("EmptyExternalID", func(t *testing.T) {
 		s := open(t)
 		m := NewMeeting(alice, 1)
-		if got, _, err := s.CreateOrGet(t.Context(), clone(m)); err == nil {
+		if got, _, err := s.CreateOrGet(t.Context(), clone(m), store.Quota{}); err == nil {
 			t.Errorf("CreateOrGet(no external id) = %v, nil; want an error", got)
 		}
 		checkNotFound(t, s, alice, m.ID)
@@ -185,7 +185,7 @@ func testCreateOrGetConcurrent(t *testing.T, open func(t *testing.T) store.Store
 	for _, r := range results {
 		wg.Go(func() {
 			<-start
-			r.got, r.created, r.err = s.CreateOrGet(t.Context(), clone(r.m))
+			r.got, r.created, r.err = s.CreateOrGet(t.Context(), clone(r.m), store.Quota{})
 		})
 	}
 	close(start)
@@ -245,7 +245,7 @@ func testCreateOrGetConcurrentDelete(t *testing.T, open func(t *testing.T) store
 				mu.Lock()
 				offered[m.ID] = true
 				mu.Unlock()
-				got, created, err := s.CreateOrGet(t.Context(), clone(m))
+				got, created, err := s.CreateOrGet(t.Context(), clone(m), store.Quota{})
 				if err != nil {
 					t.Errorf("CreateOrGet during Deletes = %v, want nil", err)
 					return
@@ -727,7 +727,7 @@ func testCanceledContext(t *testing.T, open func(t *testing.T) store.Store) {
 	t.Run("CreateOrGet", func(t *testing.T) {
 		s := open(t)
 		m := newMeetingWithKey(alice, 1, "key")
-		if _, created, err := s.CreateOrGet(ctx, clone(m)); err != nil {
+		if _, created, err := s.CreateOrGet(ctx, clone(m), store.Quota{}); err != nil {
 			checkNotFound(t, s, alice, m.ID)
 			createOrGet(t, s, m, true)
 		} else if !created {
