@@ -46,10 +46,10 @@ test:
 test-short:
 	$(GO) test -ldflags '$(LDFLAGS)' -count=1 -short $(PKGS)
 
-## vet: go vet and a gofmt check of the hand-written code
+## vet: go vet and a gofmt check of the hand-written code (tracked and new files)
 vet:
 	$(GO) vet $(PKGS)
-	@out=$$("$$($(GO) env GOROOT)/bin/gofmt" -l $$(git ls-files '*.go' | grep -v '^gen/')); \
+	@out=$$("$$($(GO) env GOROOT)/bin/gofmt" -l $$(git ls-files --cached --others --exclude-standard '*.go' | grep -v '^gen/')); \
 	if [ -n "$$out" ]; then echo "gofmt needed:"; echo "$$out"; exit 1; fi
 
 ## staticcheck: staticcheck's default checks over every package, tests included
