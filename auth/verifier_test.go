@@ -398,6 +398,23 @@ func TestCachedKeysSurviveJWKSOutage(t *testing.T) {
 	if _, err := v.Verify(t.Context(), iss.UserToken(t, authtest.UserOpts{})); err != nil {
 		t.Errorf("Verify() with the issuer stopped error = %v", err)
 	}
+
+	// The issuer comes back with new keys: the verifier picks them up by
+	// itself (background refresh, or the unknown kid's refetch), and the
+	// retired key stops working.
+	old := iss.UserToken(t, authtest.UserOpts{})
+	iss.Restart(t)
+	iss.SetDown(false)
+	iss.RotateKeys(t)
+	fresh := iss.UserToken(t, authtest.UserOpts{})
+	waitFor(t, "a token under the new key to verify", func() bool {
+		_, err := v.Verify(t.Context(), fresh)
+		return err == nil
+	})
+	waitFor(t, "the retired key to be dropped", func() bool {
+		_, err := v.Verify(t.Context(), old)
+		return Reason(err) == ReasonUnknownKey
+	})
 }
 
 // testClock is a settable clock for Config.Now.
