@@ -169,8 +169,10 @@ func (s *Server) get(ctx context.Context, t target, id string, sel *string, pr p
 	if len(found) == 0 {
 		return meetingResponse{}, meetingNotFound(id)
 	}
-	return meetingResponse{status: http.StatusOK, context: s.entityContext(t.organizer.ObjectID), resource: found[0].Resource,
-		sel: props, prefs: pr}, nil
+	// With $select the context names the selected properties, as OData
+	// (and Graph) do: …/onlineMeetings(subject)/$entity.
+	return meetingResponse{status: http.StatusOK, context: s.collectionContext(t.organizer.ObjectID, props) + "/$entity",
+		resource: found[0].Resource, sel: props, prefs: pr}, nil
 }
 
 // delete removes one of the target's meetings.

@@ -482,7 +482,14 @@ func TestSelect(t *testing.T) {
 	if want := []string{"@odata.context", "id", "joinWebUrl", "subject"}; !slices.Equal(keys, want) {
 		t.Errorf("$select keys = %v, want %v", keys, want)
 	}
+	// The context names the selected properties, as OData does.
+	if c, _ := got["@odata.context"].(string); !strings.HasSuffix(c, "')/onlineMeetings(subject,joinWebUrl)/$entity") {
+		t.Errorf("$select @odata.context = %q", c)
+	}
 	list := mustStatus(t, h.call(http.MethodGet, "/v1.0/me/onlineMeetings?$select=subject", tok, ""), http.StatusOK)
+	if c, _ := list["@odata.context"].(string); !strings.HasSuffix(c, "')/onlineMeetings(subject)") {
+		t.Errorf("list $select @odata.context = %q", c)
+	}
 	for _, v := range list["value"].([]any) {
 		if len(v.(map[string]any)) != 2 {
 			t.Errorf("list $select=subject item = %v", v)
