@@ -173,6 +173,12 @@ func TestCreateQuotaMonths(t *testing.T) {
 	clock.advance(500 * time.Millisecond) // 2026-12-01T00:00:00Z
 	mustStatus(t, h.call(http.MethodPost, path, tok, `{}`), http.StatusCreated)
 	quotaRefused(t, h.call(http.MethodPost, path, tok, `{}`), 31*24*3600)
+	// Across the year: 2026-12-31T23:59:59Z, then 2027-01-01T00:00:00Z.
+	clock.advance(31*24*time.Hour - time.Second)
+	quotaRefused(t, h.call(http.MethodPost, path, tok, `{}`), 1)
+	clock.advance(time.Second)
+	mustStatus(t, h.call(http.MethodPost, path, tok, `{}`), http.StatusCreated)
+	quotaRefused(t, h.call(http.MethodPost, path, tok, `{}`), 31*24*3600)
 }
 
 // TestCreateQuotaRace creates concurrently for one user: exactly the quota

@@ -2,17 +2,20 @@ package main
 
 import (
 	"context"
+	"errors"
 	"io"
 	"net"
 	"net/http"
+	"os"
 	"testing"
 	"time"
 )
 
 // TestConnTrackerDrain checks that connections without a complete request
-// (one silent, one halfway through its headers) do not hold up Shutdown:
-// the drain closes both at once, and Shutdown returns nil long before the
-// 5 s that net/http alone would wait for them (Go issue 22682).
+// (one silent, one halfway through its headers) are left alone until
+// Shutdown begins, and then do not hold it up: the drain closes both at
+// once, and Shutdown returns nil long before the 5 s that net/http alone
+// would wait for them (Go issue 22682).
 func TestConnTrackerDrain(t *testing.T) {
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
@@ -52,10 +55,21 @@ func TestConnTrackerDrain(t *testing.T) {
 		time.Sleep(5 * time.Millisecond)
 	}
 
+	drained := make(chan struct{})
+	conns.closeOnShutdown(srv, drained, 10*time.Millisecond)
+
+	// Nothing is closed before Shutdown begins: until then net/http may
+	// still serve a request that has just arrived on a StateNew connection.
+	time.Sleep(100 * time.Millisecond)
+	for i, c := range clients {
+		c.SetReadDeadline(time.Now().Add(50 * time.Millisecond))
+		if n, err := c.Read(make([]byte, 64)); n != 0 || !errors.Is(err, os.ErrDeadlineExceeded) {
+			t.Fatalf("client %d before Shutdown: read %d bytes, err %v; want the connection left open", i, n, err)
+		}
+	}
+
 	ctx, cancel := context.WithTimeout(context.Background(), 4*time.Second)
 	defer cancel()
-	drained := make(chan struct{})
-	go conns.closeNewUntil(drained, 10*time.Millisecond)
 	start := time.Now()
 	err = srv.Shutdown(ctx)
 	close(drained)

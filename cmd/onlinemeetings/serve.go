@@ -379,6 +379,9 @@ func runServe(ctx context.Context, args []string, getenv func(string) string, st
 		printDevHint(stdout, dev, vcfg.Issuer, c)
 	}
 
+	drained := make(chan struct{})
+	defer close(drained)
+	conns.closeOnShutdown(srv, drained, 50*time.Millisecond)
 	serveErr := make(chan error, 1)
 	go func() { serveErr <- srv.Serve(ln) }()
 
@@ -391,9 +394,6 @@ func runServe(ctx context.Context, args []string, getenv func(string) string, st
 	h.StartDraining()
 	sctx, cancel := context.WithTimeout(context.Background(), c.shutdownTimeout)
 	defer cancel()
-	drained := make(chan struct{})
-	defer close(drained)
-	go conns.closeNewUntil(drained, 50*time.Millisecond)
 	if err := srv.Shutdown(sctx); err != nil {
 		_ = srv.Close()
 		return fmt.Errorf("shutdown: requests still running after %s were cut off: %w", c.shutdownTimeout, err)

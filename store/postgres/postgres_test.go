@@ -250,6 +250,77 @@ func TestKeyReplicas(t *testing.T) {
 	}
 }
 
+// TestQuotaReplicas races Create and CreateOrGet, some with one shared
+// externalId and some with their own, for one owner on two stores (two
+// pools, as two replicas have) on one database, under a quota. The
+// creations stop at the quota exactly; every caller of the shared
+// externalId that is not refused gets the same meeting; nothing deadlocks
+// (the statement timeout would turn a deadlock into errors).
+func TestQuotaReplicas(t *testing.T) {
+	u := pgtest.Schema(t)
+	a, b := open(t, u), open(t, u)
+	owner := store.Owner{TenantID: "6a1d9b3e-0f4c-4e8a-9b7d-2c5e8f1a3b40", UserID: "3f2b8c1d-7e4a-4b9c-8d6e-1a2b3c4d5e6f"}
+	const quota, n = 12, 48
+	q := store.Quota{PerMonth: quota}
+	var (
+		wg                         sync.WaitGroup
+		mu                         sync.Mutex
+		created, refused, existing int
+		sharedIDs                  = map[string]bool{}
+	)
+	for i := range n {
+		wg.Go(func() {
+			s := a
+			if i%2 == 1 {
+				s = b
+			}
+			m := storetest.NewMeeting(owner, i)
+			var (
+				isNew  bool
+				stored *store.Meeting
+				err    error
+			)
+			switch i % 3 {
+			case 0:
+				err, isNew = s.Create(t.Context(), m, q), true
+			case 1:
+				m.ExternalID = "shared"
+				stored, isNew, err = s.CreateOrGet(t.Context(), m, q)
+			default:
+				m.ExternalID = fmt.Sprintf("own-%d", i)
+				stored, isNew, err = s.CreateOrGet(t.Context(), m, q)
+			}
+			mu.Lock()
+			defer mu.Unlock()
+			switch {
+			case errors.Is(err, store.ErrQuotaExceeded):
+				refused++
+			case err != nil:
+				t.Errorf("#%d: %v", i, err)
+			case isNew:
+				created++
+			default:
+				existing++
+			}
+			if err == nil && i%3 == 1 {
+				sharedIDs[stored.ID] = true
+			}
+		})
+	}
+	wg.Wait()
+	if created != quota || created+refused+existing != n {
+		t.Errorf("created %d, refused %d, existing %d of %d under a quota of %d; want exactly %d created", created, refused, existing, n, quota, quota)
+	}
+	if len(sharedIDs) > 1 {
+		t.Errorf("the shared externalId got %d different meetings: %v", len(sharedIDs), sharedIDs)
+	}
+	for _, s := range []*postgres.Store{a, b} {
+		if got, err := s.Creations(t.Context(), owner, storetest.NewMeeting(owner, 0).CreationDateTime); err != nil || got != quota {
+			t.Errorf("Creations = %d, %v; want %d", got, err, quota)
+		}
+	}
+}
+
 // closedPort returns a loopback address nothing listens on.
 func closedPort(t *testing.T) string {
 	t.Helper()

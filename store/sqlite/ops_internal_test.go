@@ -56,6 +56,49 @@ func TestSavepointIsolation(t *testing.T) {
 	}
 }
 
+// TestQuotaInBatch runs, in one batch, creations under a quota of 2 mixed
+// with a failing one and another owner's: each refusal undoes only its own
+// request (its savepoint), and the counts are exactly what was stored.
+func TestQuotaInBatch(t *testing.T) {
+	s, _ := openTest(t)
+	ctx := t.Context()
+	q := store.Quota{PerMonth: 2}
+	other := store.Owner{TenantID: owner.TenantID, UserID: "0d9c8b7a-6f5e-4d3c-8b2a-1f0e9d8c7b6a"}
+	ms := []*store.Meeting{
+		storetest.NewMeeting(owner, 1), storetest.NewMeeting(owner, 2), storetest.NewMeeting(owner, 3),
+		storetest.NewMeeting(owner, 4), storetest.NewMeeting(other, 5), storetest.NewMeeting(owner, 6),
+	}
+	ms[1].ID = ms[0].ID // taken: refused before the quota is looked at
+	want := []error{nil, store.ErrIDTaken, nil, store.ErrQuotaExceeded, nil, store.ErrQuotaExceeded}
+	reqs := make([]*writeReq, len(ms))
+	for i, m := range ms {
+		reqs[i] = createReq(m, q)
+	}
+	errs := runBatch(s, reqs...)
+	for i, err := range errs {
+		if want[i] == nil && err != nil || want[i] != nil && !errors.Is(err, want[i]) {
+			t.Errorf("request %d: %v, want %v", i, err, want[i])
+		}
+	}
+	for i, m := range ms {
+		if i == 1 {
+			continue // same id as ms[0]
+		}
+		_, err := s.Get(ctx, m.Owner, m.ID)
+		if stored := err == nil; stored != (want[i] == nil) {
+			t.Errorf("request %d: Get = %v, stored %v, want stored %v", i, err, stored, want[i] == nil)
+		}
+	}
+	for _, c := range []struct {
+		o    store.Owner
+		want int
+	}{{owner, 2}, {other, 1}} {
+		if n, err := s.Creations(ctx, c.o, ms[0].CreationDateTime); err != nil || n != c.want {
+			t.Errorf("Creations(%s) = %d, %v; want %d", c.o.UserID, n, err, c.want)
+		}
+	}
+}
+
 // TestUpdatePanics checks that a panic in an Update's function fails that
 // Update only: the requests batched with it are stored and the writer
 // goes on.
