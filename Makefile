@@ -26,7 +26,7 @@ GOVULNCHECK_VERSION := v1.9.0
 VULNDB_VERSION      := v0.0.0-20261105234957-e22db6528018
 VULNDB_DIR          := bin/vulndb/$(VULNDB_VERSION)
 
-.PHONY: all build run test test-short vet staticcheck lint vulncheck go-version generate generate-check tidy-check fuzz bench soak ci clean
+.PHONY: all build run test test-short vet staticcheck lint vulncheck go-version generate generate-check tidy-check client-check fuzz bench soak ci clean
 
 all: generate-check vet test build
 
@@ -98,6 +98,10 @@ tidy-check:
 	$(GO) mod tidy -diff
 	@grep -qx 'toolchain $(GOTOOLCHAIN)' go.mod || { echo "go.mod: want the line 'toolchain $(GOTOOLCHAIN)', as the Makefile exports"; exit 1; }
 
+## client-check: generate a TypeScript client from openapi.yaml (openapi-typescript + openapi-fetch, pinned in clients/typescript), type-check it strictly and run it against the built server
+client-check: build
+	ONLINEMEETINGS_BIN=$(CURDIR)/$(BIN) ./clients/typescript/check.sh
+
 ## fuzz: run each fuzz target (package:Target) for FUZZTIME (default 30s), one after another
 FUZZTIME ?= 30s
 # Each target checks an invariant beyond "no panic"; each has a committed seed
@@ -128,7 +132,7 @@ soak: build
 	$(GO) run -ldflags '$(LDFLAGS)' ./cmd/soak -bin $(BIN) -duration $(SOAK_DURATION)
 
 ## ci: what .ci/run runs
-ci: generate-check tidy-check vet staticcheck vulncheck test fuzz
+ci: generate-check tidy-check vet staticcheck vulncheck test client-check fuzz
 
 clean:
 	rm -rf bin
