@@ -35,8 +35,6 @@ package main
 
 import (
 	"context"
-	"crypto/rand"
-	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"flag"
@@ -54,8 +52,8 @@ import (
 	"sync/atomic"
 	"time"
 
-	"github.com/jackc/pgx/v5"
 	"github.com/labstack/echo/v5"
+	"github.com/onlinemeetings/onlinemeetings/store/postgres/pgschema"
 )
 
 const requestBody = `{"startDateTime":"2019-07-12T14:30:34.2444915-07:00","endDateTime":"2019-07-12T15:00:34.2464912-07:00","subject":"User Token Meeting"}`
@@ -329,11 +327,15 @@ func startTarget(bin, kind, pgURL string) (urls []string, token string, stop fun
 		if kind == "postgres2" {
 			replicas = 2
 		}
-		u, drop, err := freshSchema(pgURL)
+		u, drop, err := pgschema.New(pgURL, "om_load")
 		if err != nil {
-			return nil, "", nil, err
+			return nil, "", nil, fmt.Errorf("-pg-url: %w", err)
 		}
-		cleanups = append(cleanups, drop)
+		cleanups = append(cleanups, func() {
+			if err := drop(); err != nil {
+				fmt.Fprintf(os.Stderr, "loadtest: %v\n", err)
+			}
+		})
 		storeURL = u
 	default:
 		return nil, "", nil, fmt.Errorf("unknown store %q", kind)
@@ -370,45 +372,6 @@ func startTarget(bin, kind, pgURL string) (urls []string, token string, stop fun
 		return nil, "", nil, fmt.Errorf("minting a token: %w", err)
 	}
 	return urls, strings.TrimSpace(string(out)), stop, nil
-}
-
-// freshSchema creates an empty schema om_load_<random> in the database base
-// names and returns base with search_path set to it (as
-// store/postgres/pgtest does, without importing testing into a program) and a
-// function that drops it.
-func freshSchema(base string) (string, func(), error) {
-	u, err := url.Parse(base)
-	if err != nil || (u.Scheme != "postgres" && u.Scheme != "postgresql") {
-		return "", nil, fmt.Errorf("-pg-url: not a postgres:// URL") // url's error would show a password
-	}
-	b := make([]byte, 8)
-	rand.Read(b)
-	schema := "om_load_" + hex.EncodeToString(b)
-	if err := pgExec(base, "CREATE SCHEMA "+schema); err != nil {
-		return "", nil, fmt.Errorf("create schema %s: %w", schema, err)
-	}
-	drop := func() {
-		if err := pgExec(base, "DROP SCHEMA "+schema+" CASCADE"); err != nil {
-			fmt.Fprintf(os.Stderr, "loadtest: drop schema %s: %v\n", schema, err)
-		}
-	}
-	q := u.Query()
-	q.Set("search_path", schema)
-	u.RawQuery = q.Encode()
-	return u.String(), drop, nil
-}
-
-// pgExec runs one statement without parameters on a connection of its own.
-func pgExec(connString, sql string) error {
-	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-	defer cancel()
-	conn, err := pgx.Connect(ctx, connString)
-	if err != nil {
-		return err
-	}
-	defer conn.Close(ctx)
-	_, err = conn.Exec(ctx, sql)
-	return err
 }
 
 // startBare re-runs this program as the bare handler in its own process, as

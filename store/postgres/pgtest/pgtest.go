@@ -5,15 +5,10 @@
 package pgtest
 
 import (
-	"context"
-	"crypto/rand"
-	"encoding/hex"
-	"net/url"
 	"os"
 	"testing"
-	"time"
 
-	"github.com/jackc/pgx/v5"
+	"github.com/onlinemeetings/onlinemeetings/store/postgres/pgschema"
 )
 
 // EnvURL names the variable that points the tests at a database, e.g.
@@ -36,37 +31,14 @@ func URL(t testing.TB) string {
 // database URL with search_path set to it. It skips the test as URL does.
 func Schema(t testing.TB) string {
 	t.Helper()
-	base := URL(t)
-	b := make([]byte, 8)
-	rand.Read(b)
-	schema := "om_test_" + hex.EncodeToString(b)
-	if err := exec(base, "CREATE SCHEMA "+schema); err != nil {
-		t.Fatalf("create schema %s: %v", schema, err)
+	u, drop, err := pgschema.New(URL(t), "om_test")
+	if err != nil {
+		t.Fatalf("%s: %v", EnvURL, err)
 	}
 	t.Cleanup(func() {
-		if err := exec(base, "DROP SCHEMA "+schema+" CASCADE"); err != nil {
-			t.Errorf("drop schema %s: %v", schema, err)
+		if err := drop(); err != nil {
+			t.Error(err)
 		}
 	})
-	u, err := url.Parse(base)
-	if err != nil {
-		t.Fatalf("%s: not a URL", EnvURL) // url's error would show a password
-	}
-	q := u.Query()
-	q.Set("search_path", schema)
-	u.RawQuery = q.Encode()
-	return u.String()
-}
-
-// exec runs one statement without parameters on a connection of its own.
-func exec(connString, sql string) error {
-	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-	defer cancel()
-	conn, err := pgx.Connect(ctx, connString)
-	if err != nil {
-		return err
-	}
-	defer conn.Close(ctx)
-	_, err = conn.Exec(ctx, sql)
-	return err
+	return u
 }
