@@ -189,6 +189,22 @@ func meetingNotFound(id string) *Error {
 	return newError(http.StatusNotFound, "NotFound", fmt.Sprintf("The onlineMeeting with id '%s' was not found.", id))
 }
 
+// userNotFound is the 404 for a userId in the path that names no user (it
+// is not an object id). A malformed userId is never checked against the
+// spec's parameter schema: authorization, which runs first, answers this.
+func userNotFound(id string) *Error {
+	return newError(http.StatusNotFound, "NotFound", fmt.Sprintf("The user with id '%s' was not found.", shortID(id)))
+}
+
+// shortID cuts an id echoed in an error message to 64 bytes (and a "…"),
+// so a path parameter over its maxLength is not sent back whole.
+func shortID(id string) string {
+	if len(id) > 64 {
+		return id[:64] + "…"
+	}
+	return id
+}
+
 // notFoundAs turns the store's ErrNotFound into meetingNotFound(id) and
 // passes every other error on.
 func notFoundAs(err error, id string) error {

@@ -603,8 +603,8 @@ func testUsersPath(t *testing.T, k storeKind) {
 			{"policy is per user", http.MethodPost, "/v1.0/users/" + bobOID + "/onlineMeetings", app, `{}`, 403, "Forbidden", "No application access policy"},
 			{"app on /me", http.MethodGet, "/v1.0/me/onlineMeetings", app, "", 400, "BadRequest", "/me request is only valid with delegated authentication flow."},
 			{"delegated on another user", http.MethodGet, path, user, "", 403, "Forbidden", "own"},
-			{"user id not a GUID", http.MethodGet, "/v1.0/users/carol@contoso.example/onlineMeetings", app, "", 404, "NotFound", "user"},
-			{"user id too long", http.MethodGet, "/v1.0/users/" + strings.Repeat("a", 100) + "/onlineMeetings", app, "", 404, "NotFound", "user"},
+			{"user id not a GUID", http.MethodGet, "/v1.0/users/carol@contoso.example/onlineMeetings", app, "", 404, "NotFound", "The user with id 'carol@contoso.example' was not found."},
+			{"user id too long", http.MethodGet, "/v1.0/users/" + strings.Repeat("a", 100) + "/onlineMeetings", app, "", 404, "NotFound", "The user with id '" + strings.Repeat("a", 64) + "…' was not found."},
 			{"delegated role-less app token", http.MethodGet, path, h.iss.AppToken(t, authtest.AppOpts{Roles: []string{"Calendars.Read"}}), "", 403, "Forbidden", "OnlineMeetings.Read.All"},
 		} {
 			t.Run(tt.name, func(t *testing.T) {

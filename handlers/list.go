@@ -154,7 +154,7 @@ func openSkiptoken(key []byte, owner store.Owner, token string) (store.Cursor, b
 
 // collectionContext is the @odata.context of a list of user oid's meetings.
 func (s *Server) collectionContext(oid string, sel []string) string {
-	c := s.publicURL + "/v1.0/$metadata#users('" + oid + "')/onlineMeetings"
+	c := s.publicURL + apiBasePath + "/$metadata#users('" + oid + "')/onlineMeetings"
 	if sel != nil {
 		c += "(" + strings.Join(sel, ",") + ")"
 	}

@@ -264,7 +264,7 @@ func (a *app) authorize(_ context.Context, in *openapi3filter.AuthenticationInpu
 	}
 	// Graph takes the user's object id here; anything else names no user.
 	if !auth.IsGUID(userID) {
-		return newError(http.StatusNotFound, "NotFound", fmt.Sprintf("The user with id '%s' was not found.", userID))
+		return userNotFound(userID)
 	}
 	if !p.AppOnly {
 		if !strings.EqualFold(userID, p.ObjectID) {

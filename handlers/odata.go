@@ -98,10 +98,19 @@ func render(resource []byte, sel []string, p preferences) ([]byte, error) {
 	return b.Bytes(), nil
 }
 
+// evolvableNeedles are evolvableMembers as JSON strings, for mayHoldEvolvable.
+var evolvableNeedles = func() [][]byte {
+	n := make([][]byte, len(evolvableMembers))
+	for i, m := range evolvableMembers {
+		n[i] = []byte(`"` + m + `"`)
+	}
+	return n
+}()
+
 // mayHoldEvolvable is a quick byte search that rules out most meetings.
 func mayHoldEvolvable(resource []byte) bool {
-	for _, m := range evolvableMembers {
-		if bytes.Contains(resource, []byte(`"`+m+`"`)) {
+	for _, n := range evolvableNeedles {
+		if bytes.Contains(resource, n) {
 			return true
 		}
 	}

@@ -3,9 +3,6 @@ package handlers
 import (
 	"context"
 	"errors"
-	"math"
-	"net/http"
-	"strconv"
 	"time"
 
 	"github.com/onlinemeetings/onlinemeetings/metrics"
@@ -79,10 +76,8 @@ func (a *app) countQuotaRefusal(err error) error {
 func quotaExceeded(month, now time.Time, cause error) *Error {
 	y, m, _ := month.UTC().Date()
 	next := time.Date(y, m+1, 1, 0, 0, 0, 0, time.UTC)
-	secs := max(1, int64(math.Ceil(next.Sub(now).Seconds())))
-	e := newError(http.StatusTooManyRequests, "activityLimitReached",
+	e := throttled(next.Sub(now),
 		"The request has been throttled because the user has reached the limit of online meetings that can be created this month. Retry after the time given in the Retry-After header.")
-	e.Header = http.Header{"Retry-After": {strconv.FormatInt(secs, 10)}}
 	e.Err = cause
 	return e
 }

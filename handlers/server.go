@@ -46,26 +46,40 @@ func (s *Server) CreateOnlineMeeting(ctx context.Context, r gen.CreateOnlineMeet
 	return s.create(ctx, t, r.Body, prefs(r.Params.Prefer))
 }
 
-// create makes a new meeting organized by t, drawing new identifiers when
-// the random join meeting id (or, astronomically unlikely, the id) is taken.
+// create makes a new meeting organized by t (see insertNew).
 func (s *Server) create(ctx context.Context, t target, body *gen.OnlineMeetingCreate, pr preferences) (meetingResponse, error) {
 	if body == nil {
 		return meetingResponse{}, errors.New("handlers: create reached without body")
 	}
+	return s.insertNew(ctx, t, body, pr, nil, func(sm *store.Meeting) (*store.Meeting, int, error) {
+		return sm, http.StatusCreated, s.store.Create(ctx, sm, s.quota)
+	})
+}
+
+// insertNew builds a meeting organized by t from in, lets edit (when not
+// nil) adjust it, and stores it with put, which returns the meeting to
+// answer with and the status. When the random join meeting id (or,
+// astronomically unlikely, the id) is taken, it draws new identifiers and
+// tries again, up to maxCreateAttempts times. create and createOrGet share it.
+func (s *Server) insertNew(ctx context.Context, t target, in *gen.OnlineMeetingCreate, pr preferences,
+	edit func(*gen.OnlineMeeting), put func(*store.Meeting) (*store.Meeting, int, error)) (meetingResponse, error) {
 	now := s.now()
 	for attempt := 1; ; attempt++ {
 		ids := newMeetingIDs()
-		m, gerr := newMeeting(t.organizer, body, now, ids, s.audio)
+		m, gerr := newMeeting(t.organizer, in, now, ids, s.audio)
 		if gerr != nil {
 			return meetingResponse{}, gerr
+		}
+		if edit != nil {
+			edit(m)
 		}
 		sm, err := toStore(t.organizer, m, ids)
 		if err != nil {
 			return meetingResponse{}, err
 		}
-		err = s.store.Create(ctx, sm, s.quota)
+		stored, status, err := put(sm)
 		if err == nil {
-			return meetingResponse{status: http.StatusCreated, context: s.entityContext(t.organizer.ObjectID), resource: sm.Resource, prefs: pr}, nil
+			return meetingResponse{status: status, context: s.entityContext(t.organizer.ObjectID), resource: stored.Resource, prefs: pr}, nil
 		}
 		if attempt < maxCreateAttempts && (errors.Is(err, store.ErrJoinMeetingIDTaken) || errors.Is(err, store.ErrIDTaken)) {
 			continue
@@ -97,7 +111,7 @@ func toStore(p *auth.Principal, m *gen.OnlineMeeting, ids meetingIDs) (*store.Me
 
 // entityContext is the @odata.context of one meeting of user oid.
 func (s *Server) entityContext(oid string) string {
-	return s.publicURL + "/v1.0/$metadata#users('" + oid + "')/onlineMeetings/$entity"
+	return s.collectionContext(oid, nil) + "/$entity"
 }
 
 // meetingResponse writes a stored meeting with its @odata.context first, as

@@ -102,9 +102,15 @@ func (t throttle) check(p *auth.Principal, now time.Time) error {
 	if wait == 0 {
 		return nil
 	}
-	secs := max(1, int(math.Ceil(wait.Seconds())))
-	e := newError(http.StatusTooManyRequests, "activityLimitReached",
-		"The request has been throttled because too many requests were made. Retry after the time given in the Retry-After header.")
-	e.Header = http.Header{"Retry-After": {strconv.Itoa(secs)}}
+	return throttled(wait, "The request has been throttled because too many requests were made. Retry after the time given in the Retry-After header.")
+}
+
+// throttled is the 429 activityLimitReached of the rate limits and the
+// creation quota, with Retry-After: wait in whole seconds, rounded up, at
+// least 1.
+func throttled(wait time.Duration, msg string) *Error {
+	secs := max(1, int64(math.Ceil(wait.Seconds())))
+	e := newError(http.StatusTooManyRequests, "activityLimitReached", msg)
+	e.Header = http.Header{"Retry-After": {strconv.FormatInt(secs, 10)}}
 	return e
 }

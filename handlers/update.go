@@ -123,15 +123,6 @@ func applyPatch(m *store.Meeting, patch map[string]any, body *gen.OnlineMeetingU
 	if err := d.Decode(&current); err != nil {
 		return fmt.Errorf("handlers: stored meeting %q: %w", m.ID, err)
 	}
-	if body.Participants != nil && body.Participants.Organizer != nil {
-		var stored gen.OnlineMeeting
-		if err := json.Unmarshal(m.Resource, &stored); err != nil {
-			return fmt.Errorf("handlers: stored meeting %q: %w", m.ID, err)
-		}
-		if !sameOrganizer(&stored, body.Participants.Organizer) {
-			return invalidArgument(msgOrganizerNotUpdated)
-		}
-	}
 	mergePatch(current, patch)
 
 	// Round-trip through the model: the stored form keeps the model's
@@ -143,6 +134,11 @@ func applyPatch(m *store.Meeting, patch map[string]any, body *gen.OnlineMeetingU
 	var out gen.OnlineMeeting
 	if err := json.Unmarshal(merged, &out); err != nil {
 		return fmt.Errorf("handlers: patched meeting %q: %w", m.ID, err)
+	}
+	// buildPatch took the organizer out of the patch, so out holds the
+	// stored one to compare a sent organizer with.
+	if body.Participants != nil && body.Participants.Organizer != nil && !sameOrganizer(&out, body.Participants.Organizer) {
+		return invalidArgument(msgOrganizerNotUpdated)
 	}
 	resource, err := marshalJSON(&out)
 	if err != nil {
@@ -235,32 +231,17 @@ func (s *Server) createOrGet(ctx context.Context, t target, body *gen.OnlineMeet
 		Participants:  body.Participants,
 		Subject:       body.Subject,
 	}
-	now := s.now()
-	for attempt := 1; ; attempt++ {
-		ids := newMeetingIDs()
-		m, gerr := newMeeting(t.organizer, in, now, ids, s.audio)
-		if gerr != nil {
-			return meetingResponse{}, gerr
-		}
+	edit := func(m *gen.OnlineMeeting) {
 		m.ExternalID = ptr(body.ExternalID)
 		if ci := body.ChatInfo; ci != nil {
 			m.ChatInfo = &gen.ChatInfo{ThreadID: ci.ThreadID, MessageID: ci.MessageID, ReplyChainMessageID: ci.ReplyChainMessageID}
 		}
-		sm, err := toStore(t.organizer, m, ids)
-		if err != nil {
-			return meetingResponse{}, err
-		}
-		stored, created, err := s.store.CreateOrGet(ctx, sm, s.quota)
-		if err == nil {
-			status := http.StatusOK
-			if created {
-				status = http.StatusCreated
-			}
-			return meetingResponse{status: status, context: s.entityContext(t.organizer.ObjectID), resource: stored.Resource, prefs: pr}, nil
-		}
-		if attempt < maxCreateAttempts && (errors.Is(err, store.ErrJoinMeetingIDTaken) || errors.Is(err, store.ErrIDTaken)) {
-			continue
-		}
-		return meetingResponse{}, quotaErr(err, now, s.now())
 	}
+	return s.insertNew(ctx, t, in, pr, edit, func(sm *store.Meeting) (*store.Meeting, int, error) {
+		stored, created, err := s.store.CreateOrGet(ctx, sm, s.quota)
+		if created {
+			return stored, http.StatusCreated, err
+		}
+		return stored, http.StatusOK, err
+	})
 }

@@ -3,7 +3,6 @@ package handlers
 import (
 	"errors"
 	"fmt"
-	"net/http"
 	"slices"
 	"strings"
 
@@ -134,12 +133,7 @@ func parameterError(re *openapi3filter.RequestError) *Error {
 		if se != nil {
 			id, _ = se.Value.(string)
 		}
-		if len(id) > 64 {
-			id = id[:64] + "…"
-		}
-		return meetingNotFound(id)
-	case re.Parameter.In == "path" && re.Parameter.Name == "userId":
-		return newError(http.StatusNotFound, "NotFound", "The user was not found.")
+		return meetingNotFound(shortID(id)) // over maxLength: not echoed whole
 	case re.Parameter.In == "query" && re.Parameter.Name == "$top" && se != nil:
 		return badRequest(fmt.Sprintf("Invalid page size specified: '%v'. Must be between 1 and 999 inclusive.", se.Value))
 	}
