@@ -5,6 +5,7 @@ import (
 	"encoding/base64"
 	"encoding/hex"
 	"strings"
+	"time"
 )
 
 // Identifiers in the forms Graph uses today. Every random part comes from
@@ -18,10 +19,11 @@ const (
 	joinURLPrefix       = "https://teams.microsoft.com/l/meetup-join/"
 )
 
-// newMeetingIDs draws fresh random identifiers for one meeting.
-func newMeetingIDs() meetingIDs {
+// newMeetingIDs draws fresh random identifiers for one meeting created at
+// now.
+func newMeetingIDs(now time.Time) meetingIDs {
 	return meetingIDs{
-		threadID:      newThreadID(),
+		threadID:      newThreadID(now),
 		joinMeetingID: randomDigits(joinMeetingIDDigits),
 		passcode:      randomString(passcodeLength, passcodeAlphabet),
 		conferenceID:  randomDigits(conferenceIDDigits),
@@ -29,9 +31,10 @@ func newMeetingIDs() meetingIDs {
 }
 
 // newThreadID returns a Teams meeting chat thread id:
-// 19:meeting_{base64 of a random GUID}@thread.v2.
-func newThreadID() string {
-	return "19:meeting_" + base64.StdEncoding.EncodeToString([]byte(randomGUID())) + "@thread.v2"
+// 19:meeting_{base64 of a GUID}@thread.v2, the GUID time-ordered (see
+// timeOrderedGUID) from now.
+func newThreadID(now time.Time) string {
+	return "19:meeting_" + base64.StdEncoding.EncodeToString([]byte(timeOrderedGUID(now))) + "@thread.v2"
 }
 
 // meetingID is Graph's current onlineMeeting id: the base64 of
@@ -65,6 +68,32 @@ func randomGUID() string {
 	_, _ = rand.Read(u[:]) // crypto/rand.Read never fails (Go 1.24+).
 	u[6] = u[6]&0x0f | 0x40
 	u[8] = u[8]&0x3f | 0x80
+	return formatGUID(&u)
+}
+
+// timeOrderedGUID returns a version 7 GUID (RFC 9562) in lower case: the
+// Unix time of t in milliseconds in the first 48 bits, then 74 random bits
+// (from crypto/rand, so it is as unguessable as a session key). Thread ids,
+// and with them meeting ids and join URLs, are built from it so that
+// meetings made close together have ids and URLs with a long common prefix:
+// the stores' indexes on them then take each new entry into the same few
+// pages instead of a random page per meeting, which is most of what a
+// create writes (see store/sqlite). The price is that a thread id tells
+// when its meeting was created, which creationDateTime tells anyway.
+func timeOrderedGUID(t time.Time) string {
+	var u [16]byte
+	_, _ = rand.Read(u[6:]) // crypto/rand.Read never fails (Go 1.24+).
+	ms := uint64(max(t.UnixMilli(), 0))
+	for i := range 6 {
+		u[i] = byte(ms >> (40 - 8*i))
+	}
+	u[6] = u[6]&0x0f | 0x70
+	u[8] = u[8]&0x3f | 0x80
+	return formatGUID(&u)
+}
+
+// formatGUID writes u in the 8-4-4-4-12 form, lower case.
+func formatGUID(u *[16]byte) string {
 	var s [36]byte
 	hex.Encode(s[0:8], u[0:4])
 	s[8] = '-'

@@ -2,6 +2,7 @@ package handlers
 
 import (
 	"encoding/base64"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -67,7 +68,7 @@ func TestIdentifiers(t *testing.T) {
 	}
 	seen := map[string]bool{}
 	for range 1000 {
-		ids := newMeetingIDs()
+		ids := newMeetingIDs(time.Now())
 		if !strings.HasPrefix(ids.threadID, "19:meeting_") || !strings.HasSuffix(ids.threadID, "@thread.v2") || len(ids.threadID) != 11+48+10 {
 			t.Fatalf("threadID = %q", ids.threadID)
 		}
@@ -100,5 +101,72 @@ func TestRandomStringIsUniform(t *testing.T) {
 		if k < 1600 || k > 2400 { // expected 2000, sd ≈ 44
 			t.Errorf("symbol %q drawn %d times in %d, want about 2000", c, k, n)
 		}
+	}
+}
+
+// TestTimeOrderedGUID checks the thread GUID's layout (RFC 9562 version 7:
+// the creation time in milliseconds, version and variant bits, the rest
+// random) and the property the stores' indexes rely on: meetings made in
+// the same few milliseconds get thread ids, meeting ids and join URLs with
+// a long common prefix, and the random bits still differ.
+func TestTimeOrderedGUID(t *testing.T) {
+	// At the start of a 16 ms step, so at and at + 1 ms agree on the
+	// GUID's first 12 hex digits.
+	at := time.UnixMilli(time.Date(2026, 11, 27, 5, 50, 0, 123_000_000, time.UTC).UnixMilli() &^ 15).Add(456_789)
+	g := timeOrderedGUID(at)
+	if len(g) != 36 || g[8] != '-' || g[13] != '-' || g[18] != '-' || g[23] != '-' {
+		t.Fatalf("GUID %q is not 8-4-4-4-12", g)
+	}
+	hexms := strings.ReplaceAll(g[:13], "-", "")
+	ms, err := strconv.ParseUint(hexms, 16, 64)
+	if err != nil || int64(ms) != at.UnixMilli() {
+		t.Errorf("GUID %q holds time %d ms (%v), want %d", g, ms, err, at.UnixMilli())
+	}
+	if g[14] != '7' || !strings.ContainsRune("89ab", rune(g[19])) {
+		t.Errorf("GUID %q: version %c, variant %c; want 7 and one of 8, 9, a, b", g, g[14], g[19])
+	}
+	if g != strings.ToLower(g) {
+		t.Errorf("GUID %q is not lower case", g)
+	}
+
+	const oid, tid = "4b75189b-c195-403b-bac4-bf03f2295ebc", "72f988bf-86f1-41af-91ab-2d7cd011db47"
+	a, b := newThreadID(at), newThreadID(at.Add(time.Millisecond))
+	if a == b {
+		t.Fatalf("two thread ids are equal: %q", a)
+	}
+	common := func(x, y string) int {
+		n := 0
+		for n < min(len(x), len(y)) && x[n] == y[n] {
+			n++
+		}
+		return n
+	}
+	// The base64 of the GUID's first 12 hex digits (the time down to 16 ms)
+	// is the first 16 characters after "19:meeting_".
+	for _, c := range []struct {
+		what string
+		x, y string
+		min  int
+	}{
+		{"thread ids", a, b, len("19:meeting_") + 16},
+		{"join URLs", joinWebURL(a, tid, oid), joinWebURL(b, tid, oid), len(joinURLPrefix) + len("19%3ameeting_") + 16},
+		{"meeting ids", meetingID(oid, a), meetingID(oid, b), (2 + 36 + 4 + 11 + 15) / 3 * 4},
+	} {
+		if n := common(c.x, c.y); n < c.min {
+			t.Errorf("%s 1 ms apart share %d leading bytes, want at least %d:\n %s\n %s", c.what, n, c.min, c.x, c.y)
+		}
+	}
+	// A day apart, the prefix differs early: the order is by time, not fixed.
+	if n := common(a, newThreadID(at.Add(24*time.Hour))); n >= len("19:meeting_")+8 {
+		t.Errorf("thread ids a day apart share %d leading bytes", n)
+	}
+	// The 74 random bits: many GUIDs of one millisecond are all different.
+	seen := map[string]bool{}
+	for range 10000 {
+		g := timeOrderedGUID(at)
+		if seen[g] {
+			t.Fatalf("GUID %q drawn twice", g)
+		}
+		seen[g] = true
 	}
 }

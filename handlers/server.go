@@ -65,7 +65,7 @@ func (s *Server) insertNew(ctx context.Context, t target, in *gen.OnlineMeetingC
 	edit func(*gen.OnlineMeeting), put func(*store.Meeting) (*store.Meeting, int, error)) (meetingResponse, error) {
 	now := s.now()
 	for attempt := 1; ; attempt++ {
-		ids := newMeetingIDs()
+		ids := newMeetingIDs(now)
 		m, gerr := newMeeting(t.organizer, in, now, ids, s.audio)
 		if gerr != nil {
 			return meetingResponse{}, gerr

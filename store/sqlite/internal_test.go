@@ -4,6 +4,7 @@ import (
 	"context"
 	"database/sql"
 	"errors"
+	"fmt"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -46,6 +47,7 @@ func TestPragmas(t *testing.T) {
 			QueryOnly         int
 			WALAutocheckpoint int
 			JournalSizeLimit  int64
+			TempStore         int
 		}
 		for _, p := range []struct {
 			pragma string
@@ -58,6 +60,7 @@ func TestPragmas(t *testing.T) {
 			{"query_only", &got.QueryOnly},
 			{"wal_autocheckpoint", &got.WALAutocheckpoint},
 			{"journal_size_limit", &got.JournalSizeLimit},
+			{"temp_store", &got.TempStore},
 		} {
 			if err := c.QueryRowContext(ctx, "PRAGMA "+p.pragma).Scan(p.dest); err != nil {
 				t.Fatalf("PRAGMA %s: %v", p.pragma, err)
@@ -66,6 +69,7 @@ func TestPragmas(t *testing.T) {
 		want := got
 		want.JournalMode, want.Synchronous, want.BusyTimeout, want.ForeignKeys, want.QueryOnly = "wal", 2, int(busyTimeout.Milliseconds()), 1, queryOnly
 		want.WALAutocheckpoint, want.JournalSizeLimit = 0, defaultCheckpointConfig.walSizeLimit
+		want.TempStore = 2 // MEMORY: statement journals and savepoints' undo stay off the disk
 		if diff := cmp.Diff(want, got); diff != "" {
 			t.Errorf("pragmas mismatch (-want +got):\n%s", diff)
 		}
@@ -218,8 +222,16 @@ func TestDSN(t *testing.T) {
 
 // TestBatchIsolation drives one batch by hand: requests that hit a unique
 // constraint, and one whose INSERT rolls back the whole transaction, must
-// leave the others stored.
+// leave the others stored. Without a quota each create runs as a single
+// statement without a savepoint (writeReq.oneStatement), with one in a
+// savepoint with its count; both must isolate the same way.
 func TestBatchIsolation(t *testing.T) {
+	for _, q := range []store.Quota{{}, {PerMonth: 1000}} {
+		t.Run(fmt.Sprintf("quota=%d", q.PerMonth), func(t *testing.T) { testBatchIsolation(t, q) })
+	}
+}
+
+func testBatchIsolation(t *testing.T, q store.Quota) {
 	s, _ := openTest(t)
 	ctx := t.Context()
 	// RAISE(ROLLBACK) ends the whole transaction, as an I/O error might.
@@ -265,7 +277,10 @@ func TestBatchIsolation(t *testing.T) {
 	}
 	var batch []*writeReq
 	for _, tt := range tests {
-		r := createReq(tt.m, store.Quota{})
+		r := createReq(tt.m, q)
+		if r.oneStatement != (q.PerMonth == 0) {
+			t.Fatalf("createReq(quota %d).oneStatement = %v", q.PerMonth, r.oneStatement)
+		}
 		r.done = make(chan error, 1)
 		r.state.Store(reqTaken)
 		batch = append(batch, r)
@@ -275,6 +290,9 @@ func TestBatchIsolation(t *testing.T) {
 		err := <-batch[i].done
 		if !tt.check(err) {
 			t.Errorf("request %d (%s): err = %v", i, tt.m.ID, err)
+		}
+		if _, wrapped := err.(undone); wrapped {
+			t.Errorf("request %d (%s): err %v reached the caller still marked undone", i, tt.m.ID, err)
 		}
 		_, gerr := s.Get(ctx, owner, tt.m.ID)
 		if tt.stored != (gerr == nil) && tt.m.ID != existing.ID {

@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"context"
 	"crypto/rand"
-	"crypto/sha256"
 	"database/sql"
 	"encoding/binary"
 	"errors"
@@ -21,8 +20,8 @@ const meetingCols = `id, tenant_id, user_id, external_id, join_meeting_id, join_
 
 // insertCols and insertValues store one meeting; args gives their values.
 const (
-	insertCols   = `(id, tenant_id, user_id, external_id, join_meeting_id, join_web_url, join_web_url_hash, creation_date_time, attendees, resource)`
-	insertValues = `VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`
+	insertCols   = `(id, tenant_id, user_id, external_id, join_meeting_id, join_web_url, creation_date_time, attendees, resource)`
+	insertValues = `VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`
 )
 
 // writeSQL are the writer's statements, prepared once on its connection.
@@ -88,8 +87,7 @@ var readSQL = struct {
 	get:          writeSQL.owned,
 	findByID:     `SELECT ` + meetingCols + ` FROM meetings WHERE id = ?`,
 	findByJoinID: `SELECT ` + meetingCols + ` FROM meetings WHERE join_meeting_id = ?`,
-	findByURL: `SELECT ` + meetingCols + ` FROM meetings
-		WHERE join_web_url_hash = ? AND join_web_url = ?`,
+	findByURL:    `SELECT ` + meetingCols + ` FROM meetings WHERE join_web_url = ?`,
 	list: `SELECT ` + meetingCols + ` FROM meetings
 		WHERE tenant_id = ? AND user_id = ?
 		ORDER BY creation_date_time DESC, id DESC LIMIT ?`,
@@ -148,14 +146,6 @@ func (s *Store) prepareAll(ctx context.Context) error {
 		stmtPair{&r.findByURL, rq.findByURL}, stmtPair{&r.list, rq.list}, stmtPair{&r.listAfter, rq.listAfter},
 		stmtPair{&r.key, rq.key}, stmtPair{&r.ping, rq.ping}, stmtPair{&r.creations, rq.creations},
 	)
-}
-
-// urlHash is the join_web_url_hash of url: the first 8 bytes of its
-// SHA-256, as a signed integer. Find compares the full URL in the rows
-// whose hash matches, so collisions cost a row read, never a wrong answer.
-func urlHash(url string) int64 {
-	sum := sha256.Sum256([]byte(url))
-	return int64(binary.BigEndian.Uint64(sum[:8]))
 }
 
 // encodeAttendees returns the attendees column for as: nil (NULL) when
@@ -238,7 +228,7 @@ func insertArgs(m *store.Meeting) []any {
 		resource = []byte{} // NOT NULL; nil would bind as NULL
 	}
 	return []any{m.ID, m.Owner.TenantID, m.Owner.UserID, externalID, m.JoinMeetingID, m.JoinWebURL,
-		urlHash(m.JoinWebURL), m.CreationDateTime.UnixNano(), encodeAttendees(m.Attendees), resource}
+		m.CreationDateTime.UnixNano(), encodeAttendees(m.Attendees), resource}
 }
 
 // checkNew returns an error if m cannot be stored at all.
@@ -319,13 +309,13 @@ func (w *writeTx) insertErr(op string, m *store.Meeting, err error) error {
 	case qerr != nil:
 		return fmt.Errorf("sqlite: %s: %w (after %w)", op, mapErr(w.ctx, qerr), err)
 	case idTaken:
-		return fmt.Errorf("sqlite: %s %q: %w", op, m.ID, store.ErrIDTaken)
+		return undone{fmt.Errorf("sqlite: %s %q: %w", op, m.ID, store.ErrIDTaken)}
 	case joinIDTaken:
-		return fmt.Errorf("sqlite: %s %q: %w", op, m.ID, store.ErrJoinMeetingIDTaken)
+		return undone{fmt.Errorf("sqlite: %s %q: %w", op, m.ID, store.ErrJoinMeetingIDTaken)}
 	case externalTaken:
-		return fmt.Errorf("sqlite: %s %q: %w", op, m.ID, store.ErrExternalIDTaken)
+		return undone{fmt.Errorf("sqlite: %s %q: %w", op, m.ID, store.ErrExternalIDTaken)}
 	default:
-		return fmt.Errorf("sqlite: %s: %w", op, err)
+		return undone{fmt.Errorf("sqlite: %s: %w", op, err)}
 	}
 }
 
@@ -351,7 +341,8 @@ func (s *Store) Create(ctx context.Context, m *store.Meeting, q store.Quota) err
 // createReq returns the writer's request to store a copy of m under q.
 func createReq(m *store.Meeting, q store.Quota) *writeReq {
 	c := clone(m)
-	return &writeReq{op: "create", run: func(w *writeTx) error {
+	// Without a quota a create is the INSERT alone.
+	return &writeReq{op: "create", oneStatement: q.PerMonth <= 0, run: func(w *writeTx) error {
 		if err := w.insert("create", c); err != nil {
 			return err
 		}
@@ -571,7 +562,7 @@ func (s *Store) Find(ctx context.Context, viewer store.Owner, q store.Lookup) ([
 		st, args, n = s.rstmts.findByJoinID, []any{q.JoinMeetingID}, n+1
 	}
 	if q.JoinWebURL != "" {
-		st, args, n = s.rstmts.findByURL, []any{urlHash(q.JoinWebURL), q.JoinWebURL}, n+1
+		st, args, n = s.rstmts.findByURL, []any{q.JoinWebURL}, n+1
 	}
 	if n != 1 {
 		return nil, fmt.Errorf("sqlite: find: lookup must set exactly one field, has %d", n)

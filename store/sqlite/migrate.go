@@ -2,8 +2,10 @@ package sqlite
 
 import (
 	"context"
+	"crypto/sha256"
 	"database/sql"
 	"embed"
+	"encoding/binary"
 	"fmt"
 	"io/fs"
 	"path"
@@ -36,7 +38,8 @@ var migrationSteps = map[int]func(ctx context.Context, tx *sql.Tx) error{
 }
 
 // fillJoinWebURLHash sets join_web_url_hash in every row that migration 2
-// copied, since SQLite has no SHA-256 to compute it with.
+// copied, since SQLite has no SHA-256 to compute it with. (Migration 4
+// drops the column again; a database at version 1 goes through both.)
 func fillJoinWebURLHash(ctx context.Context, tx *sql.Tx) error {
 	type row struct {
 		rowid int64
@@ -165,4 +168,11 @@ func migrate(ctx context.Context, db *sql.DB, ms []migration) (err error) {
 		return fmt.Errorf("commit: %w", err)
 	}
 	return nil
+}
+
+// urlHash is the join_web_url_hash of url that migration 2 defined: the
+// first 8 bytes of its SHA-256, as a signed integer.
+func urlHash(url string) int64 {
+	sum := sha256.Sum256([]byte(url))
+	return int64(binary.BigEndian.Uint64(sum[:8]))
 }

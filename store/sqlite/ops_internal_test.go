@@ -5,6 +5,7 @@ import (
 	"database/sql"
 	"errors"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 
@@ -191,24 +192,33 @@ func TestDurableAcrossReopen(t *testing.T) {
 	}
 }
 
+// openAtVersion creates a database with only the first version migrations
+// applied, for a test to fill before Open migrates the rest; the caller
+// closes db.
+func openAtVersion(t *testing.T, version int) (path string, db *sql.DB) {
+	t.Helper()
+	path = filepath.Join(t.TempDir(), "meetings.db")
+	ms, err := loadMigrations(migrationFiles, "migrations")
+	if err != nil {
+		t.Fatal(err)
+	}
+	db, err = sql.Open("sqlite", dsn(path, false, busyTimeout, defaultCheckpointConfig.walSizeLimit))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := migrate(t.Context(), db, ms[:version]); err != nil {
+		t.Fatal(err)
+	}
+	return path, db
+}
+
 // TestMigrateFrom1 opens a database that has only migration 1 applied, with
 // meetings in it, and checks they come through migration 2 intact: found by
 // every field, the external id still unique per owner, the join web URL no
 // longer unique.
 func TestMigrateFrom1(t *testing.T) {
 	ctx := t.Context()
-	path := filepath.Join(t.TempDir(), "meetings.db")
-	ms, err := loadMigrations(migrationFiles, "migrations")
-	if err != nil {
-		t.Fatal(err)
-	}
-	db, err := sql.Open("sqlite", dsn(path, false, busyTimeout, defaultCheckpointConfig.walSizeLimit))
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := migrate(ctx, db, ms[:1]); err != nil {
-		t.Fatal(err)
-	}
+	path, db := openAtVersion(t, 1)
 	old := []*store.Meeting{storetest.NewMeeting(owner, 1), storetest.NewMeeting(owner, 2)}
 	old[1].ExternalID = "key"
 	for _, m := range old {
@@ -272,7 +282,7 @@ func TestQueryPlans(t *testing.T) {
 		{"Get", readSQL.get, "meetings_id", []any{"id", "t", "u"}},
 		{"FindByID", readSQL.findByID, "meetings_id", []any{"id"}},
 		{"FindByJoinID", readSQL.findByJoinID, "meetings_join_meeting_id", []any{"1"}},
-		{"FindByURL", readSQL.findByURL, "meetings_join_web_url_hash", []any{1, "u"}},
+		{"FindByURL", readSQL.findByURL, "meetings_join_web_url", []any{"u"}},
 		{"List", readSQL.list, "meetings_owner_created", []any{"t", "u", 10}},
 		{"ListAfter", readSQL.listAfter, "meetings_owner_created", []any{"t", "u", 1, "id", 10}},
 		{"ByExternal", writeSQL.byExternal, "meetings_external_id", []any{"t", "u", "e"}},
@@ -308,24 +318,52 @@ func TestQueryPlans(t *testing.T) {
 	}
 }
 
-// TestFindURLHashCollision stores two meetings whose join web URLs share a
-// hash (forced through the column) and checks Find tells them apart by the
-// URL itself.
-func TestFindURLHashCollision(t *testing.T) {
-	s, _ := openTest(t)
+// TestMigrateFrom3 opens a database at version 3, whose join web URLs are
+// indexed by hash, and checks migration 4 keeps every meeting findable by
+// its URL (two meetings sharing one included) through the new index, with
+// the hash column gone.
+func TestMigrateFrom3(t *testing.T) {
 	ctx := t.Context()
-	a, b := storetest.NewMeeting(owner, 1), storetest.NewMeeting(owner, 2)
-	for _, m := range []*store.Meeting{a, b} {
-		if err := s.Create(ctx, m, store.Quota{}); err != nil {
+	path, db := openAtVersion(t, 3)
+	old := []*store.Meeting{storetest.NewMeeting(owner, 1), storetest.NewMeeting(owner, 2), storetest.NewMeeting(owner, 3)}
+	old[2].JoinWebURL = old[1].JoinWebURL
+	for _, m := range old {
+		if _, err := db.ExecContext(ctx, `INSERT INTO meetings
+			(id, tenant_id, user_id, join_meeting_id, join_web_url, join_web_url_hash, creation_date_time, resource)
+			VALUES (?, ?, ?, ?, ?, ?, ?, ?)`, m.ID, m.Owner.TenantID, m.Owner.UserID,
+			m.JoinMeetingID, m.JoinWebURL, urlHash(m.JoinWebURL), m.CreationDateTime.UnixNano(), m.Resource); err != nil {
 			t.Fatal(err)
 		}
 	}
-	if _, err := s.wdb.ExecContext(ctx, `UPDATE meetings SET join_web_url_hash = ? WHERE id = ?`, urlHash(a.JoinWebURL), b.ID); err != nil {
-		t.Fatal(err)
+	db.Close()
+
+	s, err := Open(ctx, path)
+	if err != nil {
+		t.Fatalf("Open(database at version 3) = %v", err)
 	}
-	got, err := s.Find(ctx, owner, store.Lookup{JoinWebURL: a.JoinWebURL})
-	if err != nil || len(got) != 1 || got[0].ID != a.ID {
-		t.Errorf("Find(a's URL, b has a's hash) = %v, %v; want a only", got, err)
+	defer s.Close()
+	for i, want := range [][]string{{old[0].ID}, {old[1].ID, old[2].ID}} {
+		got, err := s.Find(ctx, owner, store.Lookup{JoinWebURL: old[i].JoinWebURL})
+		var ids []string
+		for _, m := range got {
+			ids = append(ids, m.ID)
+		}
+		slices.Sort(ids)
+		slices.Sort(want)
+		if err != nil || !slices.Equal(ids, want) {
+			t.Errorf("Find(URL %d) after migration = %q, %v; want %q", i, ids, err, want)
+		}
+	}
+	var hashCols int
+	if err := s.rdb.QueryRowContext(ctx, `SELECT count(*) FROM pragma_table_info('meetings') WHERE name = 'join_web_url_hash'`).Scan(&hashCols); err != nil || hashCols != 0 {
+		t.Errorf("join_web_url_hash columns after migration = %d, %v; want 0", hashCols, err)
+	}
+	m := storetest.NewMeeting(owner, 4)
+	if err := s.Create(ctx, m, store.Quota{}); err != nil {
+		t.Fatalf("Create after migration = %v", err)
+	}
+	if got, err := s.Find(ctx, owner, store.Lookup{JoinWebURL: m.JoinWebURL}); err != nil || len(got) != 1 || got[0].ID != m.ID {
+		t.Errorf("Find(new meeting's URL) = %v, %v", got, err)
 	}
 }
 

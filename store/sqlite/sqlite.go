@@ -10,7 +10,10 @@
 // process), busy_timeout=5000 (wait for a lock held by another process
 // instead of failing at once; the checkpointer's is shorter),
 // _txlock=immediate (every transaction takes the write lock at BEGIN, so it
-// cannot fail later on a lock upgrade), and wal_autocheckpoint=0 with a
+// cannot fail later on a lock upgrade), temp_store=MEMORY (the undo
+// records of savepoints and statements stay in memory instead of going
+// through a temporary file, a pwrite per page, which was most of the
+// writer's system calls), and wal_autocheckpoint=0 with a
 // journal_size_limit (see Checkpoints). Reads use their own pool whose
 // connections are also query_only; writes use a pool of one connection
 // owned by the writer goroutine, and checkpoints one owned by the
@@ -53,6 +56,12 @@
 //   - If BEGIN or COMMIT fails, every request of the batch gets the error:
 //     none of them is stored.
 //
+// A request that is a single statement (a Create without a quota: one
+// INSERT) runs without the savepoint, which would be two statements of
+// three: SQLite undoes a statement that fails on a constraint by itself.
+// Any other error of such a request is taken as if it had ended the
+// transaction: that request gets it and the rest of the batch runs again.
+//
 // Every caller is answered only after COMMIT returned, so a nil error (and
 // the 201 or 204 the handler sends for it) always means the change is on
 // disk. A caller whose context ends while its request is still queued gets
@@ -94,13 +103,15 @@
 // # Schema
 //
 // The writer is the server's bottleneck, and most of what it writes to the
-// WAL is index pages: each index on a random key (the id, the join meeting
-// id) dirties a page of its own per insert. So the schema keeps indexes
-// few and small (see migrations/0002_find_update_keys.sql): the table
+// WAL is index pages: each index on a random key dirties a page of its own
+// per insert. So the schema keeps indexes few, and off random keys where
+// it can (see migrations/0002_find_update_keys.sql and 0004): the table
 // keeps its rowid, so inserts append to it; the id and join meeting id
-// have unique indexes; the join web URL is not unique and is found through
-// an index of an 8-byte hash of it, Find comparing the full URL in the
-// row; the owner's external id has a partial unique index over the rows
+// have unique indexes; the join web URL is not unique and has a plain
+// index. The handlers build ids and join URLs from time-ordered thread
+// GUIDs, so the meetings of one batch share a long prefix of either and
+// land in the same pages of those two indexes; only the join meeting id,
+// 13 random digits, still costs a page per meeting. The owner's external id has a partial unique index over the rows
 // that have one, which plain creates do not touch; attendees are a column
 // that Find checks in the rows its key selected, with no index; and List
 // walks the owner index (tenant, user, creation time, id) backwards from
@@ -191,7 +202,7 @@ import (
 
 // dsnParams configures every connection; see the package documentation.
 // dsn adds busy_timeout and journal_size_limit, and query_only for reads.
-const dsnParams = "_pragma=journal_mode(WAL)&_pragma=synchronous(FULL)&_pragma=foreign_keys(1)&_pragma=wal_autocheckpoint(0)&_txlock=immediate"
+const dsnParams = "_pragma=journal_mode(WAL)&_pragma=synchronous(FULL)&_pragma=foreign_keys(1)&_pragma=temp_store(MEMORY)&_pragma=wal_autocheckpoint(0)&_txlock=immediate"
 
 // busyTimeout is how long the readers and the writer wait for a lock that
 // another connection holds, before they fail with SQLITE_BUSY.

@@ -3,6 +3,7 @@ package sqlite
 import (
 	"context"
 	"database/sql"
+	"errors"
 	"fmt"
 	"slices"
 	"sync/atomic"
@@ -31,9 +32,16 @@ type writeReq struct {
 	// more than once (when the batch's transaction has to be redone), so
 	// it sets every result it has on each run; the caller reads them only
 	// after done delivered nil.
-	run   func(w *writeTx) error
-	state atomic.Int32
-	done  chan error // buffered: the writer never blocks on a caller
+	run func(w *writeTx) error
+	// oneStatement says run executes a single statement whose failure
+	// leaves nothing behind: SQLite undoes a failed statement by itself (a
+	// unique violation, under the default ON CONFLICT ABORT, aborts the
+	// statement, not the transaction), so the writer runs it without a
+	// savepoint, saving two of its three statements. A plain Create without
+	// a quota is such a request.
+	oneStatement bool
+	state        atomic.Int32
+	done         chan error // buffered: the writer never blocks on a caller
 }
 
 // writeTx is the writer's view of one batch transaction: the transaction
@@ -204,6 +212,18 @@ func (s *Store) tryCommit(batch []*writeReq, pending []int, errs []error) (faile
 
 	for k, i := range pending {
 		r := batch[i]
+		if r.oneStatement {
+			rerr := run(r, w)
+			var u undone
+			if rerr != nil && !errors.As(rerr, &u) {
+				// Without a savepoint the writer cannot tell whether
+				// SQLite took the transaction with the statement (an I/O
+				// error might); it assumes so and runs the rest again.
+				return k, rerr
+			}
+			errs[i] = unwrapUndone(rerr)
+			continue
+		}
 		if _, err := w.exec(s.stmts.savepoint); err != nil {
 			return k, fmt.Errorf("sqlite: %s: savepoint: %w", r.op, mapErr(ctx, err))
 		}
@@ -217,7 +237,7 @@ func (s *Store) tryCommit(batch []*writeReq, pending []int, errs []error) (faile
 		if _, err := w.exec(s.stmts.release); err != nil {
 			return k, fmt.Errorf("sqlite: %s: release savepoint: %w", r.op, mapErr(ctx, err))
 		}
-		errs[i] = rerr
+		errs[i] = unwrapUndone(rerr)
 	}
 	if err := tx.Commit(); err != nil {
 		return -1, fmt.Errorf("sqlite: write: commit: %w", mapErr(ctx, err))
@@ -225,6 +245,22 @@ func (s *Store) tryCommit(batch []*writeReq, pending []int, errs []error) (faile
 	s.commits.Add(1)
 	s.signalCheckpoint()
 	return -1, nil
+}
+
+// undone wraps the error of a statement that SQLite rolled back by itself,
+// leaving the transaction as it was (a unique violation): a oneStatement
+// request that fails with it lets the writer go on with the batch. The
+// writer unwraps it before the caller sees it.
+type undone struct{ error }
+
+func (u undone) Unwrap() error { return u.error }
+
+// unwrapUndone returns err without an undone wrapper.
+func unwrapUndone(err error) error {
+	if u, ok := err.(undone); ok {
+		return u.error
+	}
+	return err
 }
 
 // run runs r in w, returning a panic (of an Update's function, say) as
