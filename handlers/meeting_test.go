@@ -2,6 +2,7 @@ package handlers
 
 import (
 	"encoding/base64"
+	"fmt"
 	"strconv"
 	"strings"
 	"testing"
@@ -168,5 +169,33 @@ func TestTimeOrderedGUID(t *testing.T) {
 			t.Fatalf("GUID %q drawn twice", g)
 		}
 		seen[g] = true
+	}
+}
+
+// TestMayHoldEvolvable checks the quick search that decides whether a
+// stored meeting goes through hideEvolvable: every evolvable member as a
+// role or a scope is found; the same words elsewhere, and ordinary roles and
+// scopes, are not.
+func TestMayHoldEvolvable(t *testing.T) {
+	organizer := `"participants":{"attendees":[%s],"organizer":{"role":"presenter","upn":"a@b"}}`
+	for _, tt := range []struct {
+		name, json string
+		want       bool
+	}{
+		{"ordinary", `{"subject":"x",` + fmt.Sprintf(organizer, "") + `,"lobbyBypassSettings":{"scope":"organization"}}`, false},
+		{"words elsewhere", `{"subject":"producer coorganizer invited","externalId":"organizationExcludingGuests",` + fmt.Sprintf(organizer, "") + `}`, false},
+		{"attendee producer", `{` + fmt.Sprintf(organizer, `{"role":"attendee"},{"role":"producer"}`) + `}`, true},
+		{"attendee coorganizer", `{` + fmt.Sprintf(organizer, `{"role":"coorganizer","upn":"c@d"}`) + `}`, true},
+		{"scope invited", `{"lobbyBypassSettings":{"isDialInBypassEnabled":false,"scope":"invited"}}`, true},
+		{"scope organizationExcludingGuests", `{"lobbyBypassSettings":{"scope":"organizationExcludingGuests"}}`, true},
+		{"prefix of a member", `{"lobbyBypassSettings":{"scope":"invitedX"}}`, false},
+		{"unterminated", `{"participants":{"organizer":{"role":"producer`, false},
+		{"escaped quote", `{"subject":"\"role\":\"x","lobbyBypassSettings":{"scope":"invited"}}`, true},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			if got := mayHoldEvolvable([]byte(tt.json)); got != tt.want {
+				t.Errorf("mayHoldEvolvable(%s) = %v, want %v", tt.json, got, tt.want)
+			}
+		})
 	}
 }

@@ -14,6 +14,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/getkin/kin-openapi/openapi3"
 	"github.com/getkin/kin-openapi/openapi3filter"
 	"github.com/getkin/kin-openapi/routers"
 	"github.com/labstack/echo/v5"
@@ -155,6 +156,14 @@ func (a *app) operation(id string, route *routers.Route) echo.MiddlewareFunc {
 		security = *route.Operation.Security
 	}
 	hasBody := route.Operation.RequestBody != nil
+	// ValidateRequest checks the security requirements too, which would
+	// run authorize a second time and copy the body once per alternative;
+	// they are checked below first, so it gets the route with an operation
+	// that has none.
+	validateRoute := *route
+	validateOp := *route.Operation
+	validateOp.Security = &openapi3.SecurityRequirements{}
+	validateRoute.Operation = &validateOp
 	return func(next echo.HandlerFunc) echo.HandlerFunc {
 		return func(c *echo.Context) error {
 			c.Set(ctxKeyOperation, id)
@@ -204,6 +213,7 @@ func (a *app) operation(id string, route *routers.Route) echo.MiddlewareFunc {
 			if err := checkQueryOptions(req, route); err != nil {
 				return err
 			}
+			input.Route = &validateRoute
 			if err := openapi3filter.ValidateRequest(req.Context(), input); err != nil {
 				var ge *Error
 				if errors.As(err, &ge) {

@@ -98,20 +98,33 @@ func render(resource []byte, sel []string, p preferences) ([]byte, error) {
 	return b.Bytes(), nil
 }
 
-// evolvableNeedles are evolvableMembers as JSON strings, for mayHoldEvolvable.
-var evolvableNeedles = func() [][]byte {
-	n := make([][]byte, len(evolvableMembers))
-	for i, m := range evolvableMembers {
-		n[i] = []byte(`"` + m + `"`)
-	}
-	return n
-}()
+// evolvableKeys are the members whose values may be evolvable enum
+// members, as the stored JSON writes them (no spaces): the role of a
+// participant and the scope of lobbyBypassSettings.
+var evolvableKeys = [][]byte{[]byte(`"role":"`), []byte(`"scope":"`)}
 
-// mayHoldEvolvable is a quick byte search that rules out most meetings.
+// mayHoldEvolvable is a quick byte search that rules out most meetings: it
+// reports whether a role or scope member holds an evolvable member. It
+// looks at those values only, so a subject or display name that happens
+// to say "producer" does not send the meeting down the slow path.
 func mayHoldEvolvable(resource []byte) bool {
-	for _, n := range evolvableNeedles {
-		if bytes.Contains(resource, n) {
-			return true
+	for _, key := range evolvableKeys {
+		for rest := resource; ; {
+			i := bytes.Index(rest, key)
+			if i < 0 {
+				break
+			}
+			rest = rest[i+len(key):]
+			end := bytes.IndexByte(rest, '"')
+			if end < 0 {
+				break
+			}
+			for _, m := range evolvableMembers {
+				if string(rest[:end]) == m {
+					return true
+				}
+			}
+			rest = rest[end:]
 		}
 	}
 	return false
