@@ -2,10 +2,8 @@ package sqlite
 
 import (
 	"context"
-	"crypto/sha256"
 	"database/sql"
 	"embed"
-	"encoding/binary"
 	"fmt"
 	"io/fs"
 	"path"
@@ -18,6 +16,11 @@ import (
 // NNNN_description.sql. A released file never changes: a schema change is a
 // new file with the next number.
 //
+// migrate applies every pending file in one transaction, so a database is
+// only ever seen at the latest version. That is why migration 2's
+// join_web_url_hash column, which its comment says Go code fills in, is
+// left at 0 now: migration 4 drops it in the same transaction.
+//
 //go:embed migrations/*.sql
 var migrationFiles embed.FS
 
@@ -26,56 +29,6 @@ type migration struct {
 	version int
 	name    string
 	sql     string
-	// after, if set, runs in the migration's transaction after sql: for
-	// what SQL cannot do.
-	after func(ctx context.Context, tx *sql.Tx) error
-}
-
-// migrationSteps holds the Go step of the migrations that have one, by
-// version.
-var migrationSteps = map[int]func(ctx context.Context, tx *sql.Tx) error{
-	2: fillJoinWebURLHash,
-}
-
-// fillJoinWebURLHash sets join_web_url_hash in every row that migration 2
-// copied, since SQLite has no SHA-256 to compute it with. (Migration 4
-// drops the column again; a database at version 1 goes through both.)
-func fillJoinWebURLHash(ctx context.Context, tx *sql.Tx) error {
-	type row struct {
-		rowid int64
-		url   string
-	}
-	var last int64
-	for {
-		rows, err := tx.QueryContext(ctx, `SELECT rowid, join_web_url FROM meetings WHERE rowid > ? ORDER BY rowid LIMIT 1000`, last)
-		if err != nil {
-			return err
-		}
-		var chunk []row
-		for rows.Next() {
-			var r row
-			if err := rows.Scan(&r.rowid, &r.url); err != nil {
-				rows.Close()
-				return err
-			}
-			chunk = append(chunk, r)
-		}
-		if err := rows.Close(); err != nil {
-			return err
-		}
-		if err := rows.Err(); err != nil {
-			return err
-		}
-		if len(chunk) == 0 {
-			return nil
-		}
-		for _, r := range chunk {
-			if _, err := tx.ExecContext(ctx, `UPDATE meetings SET join_web_url_hash = ? WHERE rowid = ?`, urlHash(r.url), r.rowid); err != nil {
-				return err
-			}
-		}
-		last = chunk[len(chunk)-1].rowid
-	}
 }
 
 // loadMigrations reads the migrations in dir of fsys, sorted by version. It
@@ -101,7 +54,7 @@ func loadMigrations(fsys fs.FS, dir string) ([]migration, error) {
 		if err != nil {
 			return nil, err
 		}
-		ms = append(ms, migration{version: v, name: name, sql: string(b), after: migrationSteps[v]})
+		ms = append(ms, migration{version: v, name: name, sql: string(b)})
 	}
 	// Names sort as versions only when the numbers have equal width, so
 	// check the order rather than trust it.
@@ -154,11 +107,6 @@ func migrate(ctx context.Context, db *sql.DB, ms []migration) (err error) {
 		if _, err := tx.ExecContext(ctx, m.sql); err != nil {
 			return fmt.Errorf("migration %s: %w", m.name, err)
 		}
-		if m.after != nil {
-			if err := m.after(ctx, tx); err != nil {
-				return fmt.Errorf("migration %s: %w", m.name, err)
-			}
-		}
 		if _, err := tx.ExecContext(ctx, `INSERT INTO schema_migrations (version, applied_at) VALUES (?, ?)`,
 			m.version, time.Now().Unix()); err != nil {
 			return fmt.Errorf("record migration %s: %w", m.name, err)
@@ -168,11 +116,4 @@ func migrate(ctx context.Context, db *sql.DB, ms []migration) (err error) {
 		return fmt.Errorf("commit: %w", err)
 	}
 	return nil
-}
-
-// urlHash is the join_web_url_hash of url that migration 2 defined: the
-// first 8 bytes of its SHA-256, as a signed integer.
-func urlHash(url string) int64 {
-	sum := sha256.Sum256([]byte(url))
-	return int64(binary.BigEndian.Uint64(sum[:8]))
 }

@@ -327,11 +327,11 @@ func TestMigrateFrom3(t *testing.T) {
 	path, db := openAtVersion(t, 3)
 	old := []*store.Meeting{storetest.NewMeeting(owner, 1), storetest.NewMeeting(owner, 2), storetest.NewMeeting(owner, 3)}
 	old[2].JoinWebURL = old[1].JoinWebURL
-	for _, m := range old {
+	for i, m := range old { // any hash will do: migration 4 drops it
 		if _, err := db.ExecContext(ctx, `INSERT INTO meetings
 			(id, tenant_id, user_id, join_meeting_id, join_web_url, join_web_url_hash, creation_date_time, resource)
 			VALUES (?, ?, ?, ?, ?, ?, ?, ?)`, m.ID, m.Owner.TenantID, m.Owner.UserID,
-			m.JoinMeetingID, m.JoinWebURL, urlHash(m.JoinWebURL), m.CreationDateTime.UnixNano(), m.Resource); err != nil {
+			m.JoinMeetingID, m.JoinWebURL, int64(i), m.CreationDateTime.UnixNano(), m.Resource); err != nil {
 			t.Fatal(err)
 		}
 	}
