@@ -121,10 +121,13 @@ fuzz:
 # needs no database and keeps its length; ask for PostgreSQL explicitly:
 #   make bench BENCH_STORES=sqlite,memory,postgres,postgres2
 # with ONLINEMEETINGS_TEST_POSTGRES_URL set (or loadtest fails saying so).
+# BENCH_ROUNDS: measure the load script's targets this many times, alternating,
+# and end with each ratio's median (e.g. make bench BENCH_ROUNDS=5).
 BENCH_STORES ?= sqlite,memory
+BENCH_ROUNDS ?= 1
 bench: build
 	$(GO) test -ldflags '$(LDFLAGS)' -run '^$$' -bench . -benchtime 2s ./handlers/ ./store/...
-	$(GO) run -ldflags '$(LDFLAGS)' ./cmd/loadtest -bin $(BIN) -store $(BENCH_STORES)
+	$(GO) run -ldflags '$(LDFLAGS)' ./cmd/loadtest -bin $(BIN) -store $(BENCH_STORES) -rounds $(BENCH_ROUNDS)
 
 ## soak: load the server with every operation for SOAK_DURATION (default 2m), kill -9 it every 15-20 s and check that no acknowledged write was lost
 SOAK_DURATION ?= 2m

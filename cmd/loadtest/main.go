@@ -21,11 +21,16 @@
 //     connections are split evenly between them (the same total load as one
 //     replica).
 //
-// Each (store, op) prints one line: req/s, errors, p50/p99 and the ratio to
-// the bare handler for the same op.
+// Each (store, op) prints one line: req/s, errors, p50/p99, the CPU time
+// the target's processes used per request (Linux; for PostgreSQL without
+// the database's own) and the ratio to the bare handler for the same op.
+// With -rounds N everything is measured N times, bare handler and servers
+// alternating (each round a fresh server and database), and the last lines
+// give each ratio's median and range: on a noisy machine one round's ratio
+// moves by a tenth or more, the median of five far less.
 //
 //	go run ./cmd/loadtest -bin bin/onlinemeetings [-conns 16] [-duration 10s] [-warmup 2s] \
-//	  [-store sqlite,memory,postgres,postgres2] [-op create,get] [-pg-url postgres://…]
+//	  [-store sqlite,memory,postgres,postgres2] [-op create,get] [-rounds 1] [-pg-url postgres://…]
 //
 // For example, with PostgreSQL:
 //
@@ -34,6 +39,7 @@
 package main
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -47,6 +53,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"slices"
+	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -89,6 +96,7 @@ func run(args []string) error {
 	stores := fs.String("store", "sqlite,memory", "comma-separated stores to measure the server with: sqlite, memory, postgres (one replica), postgres2 (two replicas on one database)")
 	ops := fs.String("op", "create,get", "comma-separated operations to measure: create (POST, 201), get (GET one meeting, 200)")
 	pgURL := fs.String("pg-url", os.Getenv(envPGURL), "PostgreSQL URL for -store postgres/postgres2; each run uses a fresh schema in it (default $"+envPGURL+")")
+	rounds := fs.Int("rounds", 1, "measure everything this many times, alternating bare handler and server, and end with the median of each ratio (this machine is noisy)")
 	bareAddr := fs.String("bare-serve", "", "internal: serve the bare handler on this address")
 	if err := fs.Parse(args); err != nil {
 		return err
@@ -108,62 +116,100 @@ func run(args []string) error {
 	if *conns < 1 {
 		return errors.New("-conns must be at least 1")
 	}
+	if *rounds < 1 {
+		return errors.New("-rounds must be at least 1")
+	}
 	for _, st := range storeKinds {
 		if strings.HasPrefix(st, "postgres") && *pgURL == "" {
 			return fmt.Errorf("-store %s needs a PostgreSQL database: pass -pg-url or set %s (e.g. postgres://postgres@127.0.0.1:5432/test?sslmode=disable)", st, envPGURL)
 		}
 	}
 
-	bare, stopBare, err := startBare()
+	bare, barePID, stopBare, err := startBare()
 	if err != nil {
 		return err
 	}
 	defer stopBare()
-	bareResults := map[string]result{}
-	for _, name := range opNames {
-		o := op{name: "create", method: http.MethodPost, path: collection, body: requestBody, want: http.StatusCreated}
-		if name == "get" {
-			o = op{name: "get", method: http.MethodGet, path: collection + "/" + url.PathEscape(bareMeetingID), want: http.StatusOK}
+	ratios := map[string][]float64{} // by "store op", one per round
+	var order []string
+	for round := 1; round <= *rounds; round++ {
+		if *rounds > 1 {
+			fmt.Printf("round %d of %d\n", round, *rounds)
 		}
-		res, err := measure([]string{bare}, "", o, *conns, *warmup, *duration)
-		if err != nil {
-			return fmt.Errorf("bare handler, %s: %w", name, err)
+		bareResults := map[string]result{}
+		for _, name := range opNames {
+			o := op{name: "create", method: http.MethodPost, path: collection, body: requestBody, want: http.StatusCreated}
+			if name == "get" {
+				o = op{name: "get", method: http.MethodGet, path: collection + "/" + url.PathEscape(bareMeetingID), want: http.StatusOK}
+			}
+			res, err := measure([]string{bare}, []int{barePID}, "", o, *conns, *warmup, *duration)
+			if err != nil {
+				return fmt.Errorf("bare handler, %s: %w", name, err)
+			}
+			bareResults[name] = res
+			fmt.Printf("%-28s %s\n", "bare Echo handler "+name+":", res)
 		}
-		bareResults[name] = res
-		fmt.Printf("%-28s %s\n", "bare Echo handler "+name+":", res)
+		for _, st := range storeKinds {
+			got, err := measureStore(*bin, st, *pgURL, opNames, bareResults, *conns, *warmup, *duration)
+			if err != nil {
+				return err
+			}
+			for _, name := range opNames {
+				key := st + " " + name
+				if round == 1 {
+					order = append(order, key)
+				}
+				ratios[key] = append(ratios[key], got[name])
+			}
+		}
 	}
-	for _, st := range storeKinds {
-		if err := measureStore(*bin, st, *pgURL, opNames, bareResults, *conns, *warmup, *duration); err != nil {
-			return err
+	if *rounds > 1 {
+		fmt.Printf("median of %d rounds (min–max):\n", *rounds)
+		for _, key := range order {
+			r := slices.Sorted(slices.Values(ratios[key]))
+			fmt.Printf("  %-26s ratio %.3f× of bare (%.3f–%.3f)\n", "server ("+strings.Replace(key, " ", ") ", 1)+":", median(r), r[0], r[len(r)-1])
 		}
 	}
 	return nil
 }
 
+// median returns the middle of sorted values, or the mean of the two in
+// the middle.
+func median(sorted []float64) float64 {
+	n := len(sorted)
+	if n%2 == 1 {
+		return sorted[n/2]
+	}
+	return (sorted[n/2-1] + sorted[n/2]) / 2
+}
+
 // measureStore starts the server(s) for one store kind, measures every op
 // against them and stops them.
-func measureStore(bin, kind, pgURL string, opNames []string, bare map[string]result, conns int, warmup, duration time.Duration) error {
-	urls, token, stop, err := startTarget(bin, kind, pgURL)
+// It returns each op's ratio to the bare handler.
+func measureStore(bin, kind, pgURL string, opNames []string, bare map[string]result, conns int, warmup, duration time.Duration) (map[string]float64, error) {
+	urls, pids, token, stop, err := startTarget(bin, kind, pgURL)
 	if err != nil {
-		return fmt.Errorf("server (%s): %w", kind, err)
+		return nil, fmt.Errorf("server (%s): %w", kind, err)
 	}
 	defer stop()
+	ratios := map[string]float64{}
 	for _, name := range opNames {
 		o := op{name: "create", method: http.MethodPost, path: collection, body: requestBody, want: http.StatusCreated}
 		if name == "get" {
 			id, err := createOne(urls[0], token)
 			if err != nil {
-				return fmt.Errorf("server (%s): creating the meeting to get: %w", kind, err)
+				return nil, fmt.Errorf("server (%s): creating the meeting to get: %w", kind, err)
 			}
 			o = op{name: "get", method: http.MethodGet, path: collection + "/" + url.PathEscape(id), want: http.StatusOK}
 		}
-		res, err := measure(urls, token, o, conns, warmup, duration)
+		res, err := measure(urls, pids, token, o, conns, warmup, duration)
 		if err != nil {
-			return fmt.Errorf("server (%s), %s: %w", kind, name, err)
+			return nil, fmt.Errorf("server (%s), %s: %w", kind, name, err)
 		}
-		fmt.Printf("%-28s %s  ratio %.3f× of bare\n", "server ("+kind+") "+name+":", res, res.rps/bare[name].rps)
+		ratios[name] = res.rps / bare[name].rps
+		fmt.Printf("%-28s %s  ratio %.3f× of bare\n", "server ("+kind+") "+name+":", res, ratios[name])
 	}
-	return nil
+	return ratios, nil
 }
 
 // list splits a comma list, trims it and checks every item is allowed.
@@ -191,15 +237,25 @@ type result struct {
 	requests int
 	errors   int
 	p50, p99 time.Duration
+	// cpu is the CPU time the target's processes used per answered
+	// request while measuring (user and system, from /proc), 0 when it
+	// could not be read. For postgres and postgres2 it leaves out the
+	// database server's own.
+	cpu time.Duration
 }
 
 func (r result) String() string {
-	return fmt.Sprintf("%8.0f req/s  (%d requests, %d errors, p50 %v, p99 %v)", r.rps, r.requests, r.errors, r.p50.Round(time.Microsecond), r.p99.Round(time.Microsecond))
+	s := fmt.Sprintf("%8.0f req/s  (%d requests, %d errors, p50 %v, p99 %v", r.rps, r.requests, r.errors, r.p50.Round(time.Microsecond), r.p99.Round(time.Microsecond))
+	if r.cpu > 0 {
+		s += fmt.Sprintf(", target CPU %v/req", r.cpu.Round(100*time.Nanosecond))
+	}
+	return s + ")"
 }
 
 // measure runs conns closed-loop clients, connection i against
-// bases[i%len(bases)], each repeating o: warmup, then duration.
-func measure(bases []string, token string, o op, conns int, warmup, duration time.Duration) (result, error) {
+// bases[i%len(bases)], each repeating o: warmup, then duration. pids are the
+// target's processes, whose CPU time it reads around the measured part.
+func measure(bases []string, pids []int, token string, o op, conns int, warmup, duration time.Duration) (result, error) {
 	var measuring atomic.Bool
 	var mu sync.Mutex
 	var latencies []time.Duration
@@ -254,21 +310,64 @@ func measure(bases []string, token string, o op, conns int, warmup, duration tim
 		})
 	}
 	time.Sleep(warmup)
+	cpu0, cpuOK := cpuTime(pids)
 	start = time.Now()
 	measuring.Store(true)
 	wg.Wait()
 	elapsed := time.Since(start)
+	cpu1, cpuOK1 := cpuTime(pids)
 	if len(latencies) == 0 {
 		return result{}, fmt.Errorf("no successful request (first error: %v)", firstErr.Load())
 	}
 	slices.Sort(latencies)
-	return result{
+	res := result{
 		rps:      float64(len(latencies)) / elapsed.Seconds(),
 		requests: len(latencies),
 		errors:   int(errCount.Load()),
 		p50:      latencies[len(latencies)/2],
 		p99:      latencies[len(latencies)*99/100],
-	}, nil
+	}
+	// The clients stop with the context, a little after the window: the
+	// CPU read after wg.Wait covers their last requests, which are not
+	// counted, so this errs a little high.
+	if cpuOK && cpuOK1 {
+		res.cpu = (cpu1 - cpu0) / time.Duration(len(latencies))
+	}
+	return res, nil
+}
+
+// clockTick is the unit of the CPU times in /proc/PID/stat (USER_HZ): 100
+// per second on every Linux this runs on.
+const clockTick = 10 * time.Millisecond
+
+// cpuTime returns the user and system CPU time the processes pids have
+// used, from /proc/PID/stat (Linux); false when any cannot be read.
+func cpuTime(pids []int) (time.Duration, bool) {
+	var total time.Duration
+	for _, pid := range pids {
+		b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+		if err != nil {
+			return 0, false
+		}
+		// The command name (field 2) is in parentheses and may hold
+		// spaces; utime and stime are fields 14 and 15.
+		i := bytes.LastIndexByte(b, ')')
+		if i < 0 {
+			return 0, false
+		}
+		f := strings.Fields(string(b[i+1:]))
+		if len(f) < 13 {
+			return 0, false
+		}
+		for _, v := range f[11:13] {
+			n, err := strconv.ParseInt(v, 10, 64)
+			if err != nil {
+				return 0, false
+			}
+			total += time.Duration(n) * clockTick
+		}
+	}
+	return total, true
 }
 
 // createOne creates a meeting on base and returns its id.
@@ -297,9 +396,9 @@ func createOne(base, token string) (string, error) {
 // startTarget runs the real binary in dev mode for one store kind: one
 // replica, or two for postgres2, on free loopback ports, sharing one fresh
 // data folder and public URL (so one dev token works on both). It returns the
-// replicas' URLs, a dev token and a stop function that also drops the
+// replicas' URLs and process ids, a dev token and a stop function that also drops the
 // PostgreSQL schema.
-func startTarget(bin, kind, pgURL string) (urls []string, token string, stop func(), err error) {
+func startTarget(bin, kind, pgURL string) (urls []string, pids []int, token string, stop func(), err error) {
 	var cleanups []func()
 	stop = func() {
 		for _, f := range slices.Backward(cleanups) {
@@ -313,7 +412,7 @@ func startTarget(bin, kind, pgURL string) (urls []string, token string, stop fun
 	}()
 	dir, err := os.MkdirTemp("", "onlinemeetings-load-")
 	if err != nil {
-		return nil, "", nil, err
+		return nil, nil, "", nil, err
 	}
 	cleanups = append(cleanups, func() { _ = os.RemoveAll(dir) })
 	replicas := 1
@@ -329,7 +428,7 @@ func startTarget(bin, kind, pgURL string) (urls []string, token string, stop fun
 		}
 		u, drop, err := pgschema.New(pgURL, "om_load")
 		if err != nil {
-			return nil, "", nil, fmt.Errorf("-pg-url: %w", err)
+			return nil, nil, "", nil, fmt.Errorf("-pg-url: %w", err)
 		}
 		cleanups = append(cleanups, func() {
 			if err := drop(); err != nil {
@@ -338,12 +437,12 @@ func startTarget(bin, kind, pgURL string) (urls []string, token string, stop fun
 		})
 		storeURL = u
 	default:
-		return nil, "", nil, fmt.Errorf("unknown store %q", kind)
+		return nil, nil, "", nil, fmt.Errorf("unknown store %q", kind)
 	}
 	addrs := make([]string, replicas)
 	for i := range addrs {
 		if addrs[i], err = freeAddr(); err != nil {
-			return nil, "", nil, err
+			return nil, nil, "", nil, err
 		}
 	}
 	// Every replica gets the first one's URL as --public-url, as replicas
@@ -353,8 +452,9 @@ func startTarget(bin, kind, pgURL string) (urls []string, token string, stop fun
 		cmd := exec.Command(bin, "serve", "--addr", addr, "--public-url", publicURL, "--data-dir", dir, "--store", storeURL, "--log-level", "error")
 		cmd.Stdout, cmd.Stderr = io.Discard, os.Stderr
 		if err := cmd.Start(); err != nil {
-			return nil, "", nil, err
+			return nil, nil, "", nil, err
 		}
+		pids = append(pids, cmd.Process.Pid)
 		cleanups = append(cleanups, func() {
 			_ = cmd.Process.Signal(os.Interrupt)
 			_ = cmd.Wait()
@@ -363,39 +463,39 @@ func startTarget(bin, kind, pgURL string) (urls []string, token string, stop fun
 		// One at a time: the first creates the dev issuer key in dir, the
 		// second reads it.
 		if err := waitReady(u + "/readyz"); err != nil {
-			return nil, "", nil, err
+			return nil, nil, "", nil, err
 		}
 		urls = append(urls, u)
 	}
 	out, err := exec.Command(bin, "token", "--data-dir", dir, "--public-url", publicURL).Output()
 	if err != nil {
-		return nil, "", nil, fmt.Errorf("minting a token: %w", err)
+		return nil, nil, "", nil, fmt.Errorf("minting a token: %w", err)
 	}
-	return urls, strings.TrimSpace(string(out)), stop, nil
+	return urls, pids, strings.TrimSpace(string(out)), stop, nil
 }
 
 // startBare re-runs this program as the bare handler in its own process, as
-// the real server runs in its own.
-func startBare() (string, func(), error) {
+// the real server runs in its own, and returns its URL and process id.
+func startBare() (base string, pid int, stop func(), err error) {
 	addr, err := freeAddr()
 	if err != nil {
-		return "", nil, err
+		return "", 0, nil, err
 	}
 	self, err := os.Executable()
 	if err != nil {
-		return "", nil, err
+		return "", 0, nil, err
 	}
 	cmd := exec.Command(self, "-bare-serve", addr)
 	cmd.Stderr = os.Stderr
 	if err := cmd.Start(); err != nil {
-		return "", nil, err
+		return "", 0, nil, err
 	}
-	stop := func() { _ = cmd.Process.Kill(); _ = cmd.Wait() }
+	stop = func() { _ = cmd.Process.Kill(); _ = cmd.Wait() }
 	if err := waitReady("http://" + addr + "/readyz"); err != nil {
 		stop()
-		return "", nil, err
+		return "", 0, nil, err
 	}
-	return "http://" + addr, stop, nil
+	return "http://" + addr, cmd.Process.Pid, stop, nil
 }
 
 // bareMeetingID is the id in the bare handler's canned meeting.

@@ -1,0 +1,46 @@
+package main
+
+import (
+	"os"
+	"runtime"
+	"testing"
+	"time"
+)
+
+// TestMedian checks the middle value of odd and even counts.
+func TestMedian(t *testing.T) {
+	for _, tt := range []struct {
+		sorted []float64
+		want   float64
+	}{
+		{[]float64{0.2}, 0.2},
+		{[]float64{0.1, 0.2, 0.9}, 0.2},
+		{[]float64{0.25, 0.5, 1, 4}, 0.75},
+	} {
+		if got := median(tt.sorted); got != tt.want {
+			t.Errorf("median(%v) = %v, want %v", tt.sorted, got, tt.want)
+		}
+	}
+}
+
+// TestCPUTime reads this process's CPU time before and after some work and
+// refuses a process that does not exist.
+func TestCPUTime(t *testing.T) {
+	if runtime.GOOS != "linux" {
+		t.Skip("reads /proc")
+	}
+	self := []int{os.Getpid()}
+	before, ok := cpuTime(self)
+	if !ok {
+		t.Fatal("cpuTime(self) failed")
+	}
+	for end := time.Now().Add(50 * time.Millisecond); time.Now().Before(end); {
+	}
+	after, ok := cpuTime(append(self, self...))
+	if !ok || after < 2*before+20*time.Millisecond {
+		t.Errorf("cpuTime(self twice) after 50 ms of work = %v, %v; want at least twice %v plus 20 ms", after, ok, before)
+	}
+	if _, ok := cpuTime([]int{1 << 30}); ok {
+		t.Error("cpuTime(no such process) succeeded")
+	}
+}
