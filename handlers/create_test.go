@@ -67,6 +67,10 @@ func TestCreateSeedRequest(t *testing.T) {
 		if got := r.header.Get("Content-Type"); got != successContentType {
 			t.Errorf("Content-Type = %q, want %q", got, successContentType)
 		}
+		// The meeting (about 2.5 KB) is sent with its length, not chunked.
+		if r.contentLength != int64(len(r.body)) {
+			t.Errorf("Content-Length = %d, want %d (the body's length)", r.contentLength, len(r.body))
+		}
 		if got := r.header.Get("client-request-id"); got != "7b7d1c3c-52b6-4d4e-9f64-0123456789ab" {
 			t.Errorf("client-request-id = %q, want it echoed", got)
 		}

@@ -158,6 +158,9 @@ type response struct {
 	status int
 	header http.Header
 	body   []byte
+	// contentLength is the Content-Length header's value, -1 without one
+	// (a chunked body).
+	contentLength int64
 }
 
 func (r response) json(t *testing.T) map[string]any {
@@ -192,7 +195,7 @@ func (h *harness) do(method, path string, header map[string]string, body io.Read
 	if err != nil {
 		h.t.Fatal(err)
 	}
-	return response{status: res.StatusCode, header: res.Header, body: b}
+	return response{status: res.StatusCode, header: res.Header, body: b, contentLength: res.ContentLength}
 }
 
 // create posts body to /v1.0/me/onlineMeetings with a valid token and JSON Content-Type.

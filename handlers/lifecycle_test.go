@@ -440,7 +440,11 @@ func TestListPaging(t *testing.T) {
 		if !slices.Equal(got, all) {
 			t.Errorf("paged ids = %v\nwant %v", got, all)
 		}
-		body := mustStatus(t, h.call(http.MethodGet, "/v1.0/me/onlineMeetings", tok, ""), http.StatusOK)
+		r := h.call(http.MethodGet, "/v1.0/me/onlineMeetings", tok, "")
+		if r.contentLength != int64(len(r.body)) { // 7 meetings: not chunked
+			t.Errorf("Content-Length = %d, want %d (the body's length)", r.contentLength, len(r.body))
+		}
+		body := mustStatus(t, r, http.StatusOK)
 		if n := len(body["value"].([]any)); n != 7 || body["@odata.nextLink"] != nil {
 			t.Errorf("default page: %d meetings, nextLink %v", n, body["@odata.nextLink"])
 		}

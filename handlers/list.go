@@ -210,10 +210,7 @@ func (r collectionResponse) write(w http.ResponseWriter) error {
 	}
 	b.WriteByte('}')
 	r.prefs.setApplied(w.Header())
-	w.Header().Set("Content-Type", successContentType)
-	w.WriteHeader(http.StatusOK)
-	_, err = w.Write(b.Bytes())
-	return err
+	return writeBody(w, http.StatusOK, successContentType, b.Bytes())
 }
 
 // keyCache is embedded in Server: the paging key once fetched.

@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"strconv"
 	"time"
 
 	"github.com/onlinemeetings/onlinemeetings/auth"
@@ -175,10 +176,7 @@ func (r meetingResponse) write(w http.ResponseWriter) error {
 	}
 	b.Write(resource[1:])
 	r.prefs.setApplied(w.Header())
-	w.Header().Set("Content-Type", successContentType)
-	w.WriteHeader(r.status)
-	_, err = w.Write(b.Bytes())
-	return err
+	return writeBody(w, r.status, successContentType, b.Bytes())
 }
 
 // marshalJSON encodes v without HTML escaping (Graph writes '&', '<' and '>'
@@ -199,8 +197,17 @@ func writeJSON(w http.ResponseWriter, status int, contentType string, v any) err
 	if err != nil {
 		return err
 	}
-	w.Header().Set("Content-Type", contentType)
+	return writeBody(w, status, contentType, body)
+}
+
+// writeBody writes body, whole, as the response, with its Content-Length:
+// net/http announces the length by itself only for bodies of up to 2 KB and
+// sends larger ones chunked, which a meeting (about 2.5 KB) always is.
+func writeBody(w http.ResponseWriter, status int, contentType string, body []byte) error {
+	h := w.Header()
+	h.Set("Content-Type", contentType)
+	h.Set("Content-Length", strconv.Itoa(len(body)))
 	w.WriteHeader(status)
-	_, err = w.Write(body)
+	_, err := w.Write(body)
 	return err
 }
