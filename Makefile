@@ -11,6 +11,7 @@ VERSION ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
 # The same -ldflags for every target, so builds and tests share the cache.
 LDFLAGS := -X main.version=$(VERSION)
 BIN     := bin/onlinemeetings
+comma   := ,
 PKGS    := ./...
 
 # Checkers, each pinned and run as `go run module/cmd@version`: built from the
@@ -123,11 +124,14 @@ fuzz:
 # with ONLINEMEETINGS_TEST_POSTGRES_URL set (or loadtest fails saying so).
 # BENCH_ROUNDS: measure the load script's targets this many times, alternating,
 # and end with each ratio's median (e.g. make bench BENCH_ROUNDS=5).
+# BENCH_BASE: a server binary to compare with this build in the same rounds
+# (e.g. one built from main before a change: make bench BENCH_BASE=/tmp/base BENCH_ROUNDS=5).
 BENCH_STORES ?= sqlite,memory
 BENCH_ROUNDS ?= 1
+BENCH_BASE ?=
 bench: build
 	$(GO) test -ldflags '$(LDFLAGS)' -run '^$$' -bench . -benchtime 2s ./handlers/ ./store/...
-	$(GO) run -ldflags '$(LDFLAGS)' ./cmd/loadtest -bin $(BIN) -store $(BENCH_STORES) -rounds $(BENCH_ROUNDS)
+	$(GO) run -ldflags '$(LDFLAGS)' ./cmd/loadtest -bin $(BIN)$(if $(BENCH_BASE),$(comma)$(BENCH_BASE)) -store $(BENCH_STORES) -rounds $(BENCH_ROUNDS)
 
 ## soak: load the server with every operation for SOAK_DURATION (default 2m), kill -9 it every 15-20 s and check that no acknowledged write was lost
 SOAK_DURATION ?= 2m

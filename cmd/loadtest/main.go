@@ -26,8 +26,12 @@
 // the database's own) and the ratio to the bare handler for the same op.
 // With -rounds N everything is measured N times, bare handler and servers
 // alternating (each round a fresh server and database), and the last lines
-// give each ratio's median and range: on a noisy machine one round's ratio
-// moves by a tenth or more, the median of five far less.
+// give the median and range of each ratio and CPU time: on a noisy machine
+// one round's ratio moves by a tenth or more, the median of five far less.
+//
+// -bin takes a comma list to compare builds of the server (a change against
+// its base, say): every round measures each of them, in an order rotated
+// from round to round, against that round's bare handler.
 //
 //	go run ./cmd/loadtest -bin bin/onlinemeetings [-conns 16] [-duration 10s] [-warmup 2s] \
 //	  [-store sqlite,memory,postgres,postgres2] [-op create,get] [-rounds 1] [-pg-url postgres://…]
@@ -89,7 +93,7 @@ type op struct {
 
 func run(args []string) error {
 	fs := flag.NewFlagSet("loadtest", flag.ContinueOnError)
-	bin := fs.String("bin", "bin/onlinemeetings", "server binary to measure")
+	bins := fs.String("bin", "bin/onlinemeetings", "server binary to measure; a comma list compares builds: each round measures every one against that round's bare handler, in an order that rotates from round to round")
 	conns := fs.Int("conns", 16, "concurrent connections (closed loop); split evenly between replicas")
 	duration := fs.Duration("duration", 10*time.Second, "measuring time per target and op")
 	warmup := fs.Duration("warmup", 2*time.Second, "unmeasured load before each measurement")
@@ -119,6 +123,10 @@ func run(args []string) error {
 	if *rounds < 1 {
 		return errors.New("-rounds must be at least 1")
 	}
+	binList, err := list(*bins)
+	if err != nil {
+		return fmt.Errorf("-bin: %w", err)
+	}
 	for _, st := range storeKinds {
 		if strings.HasPrefix(st, "postgres") && *pgURL == "" {
 			return fmt.Errorf("-store %s needs a PostgreSQL database: pass -pg-url or set %s (e.g. postgres://postgres@127.0.0.1:5432/test?sslmode=disable)", st, envPGURL)
@@ -130,7 +138,10 @@ func run(args []string) error {
 		return err
 	}
 	defer stopBare()
-	ratios := map[string][]float64{} // by "store op", one per round
+	// Each round's ratio and CPU time per request, by target ("store" or,
+	// comparing builds, "store, bin") and op.
+	ratios := map[string][]float64{}
+	cpus := map[string][]float64{} // µs per request
 	var order []string
 	for round := 1; round <= *rounds; round++ {
 		if *rounds > 1 {
@@ -149,17 +160,25 @@ func run(args []string) error {
 			bareResults[name] = res
 			fmt.Printf("%-28s %s\n", "bare Echo handler "+name+":", res)
 		}
-		for _, st := range storeKinds {
-			got, err := measureStore(*bin, st, *pgURL, opNames, bareResults, *conns, *warmup, *duration)
-			if err != nil {
-				return err
-			}
-			for _, name := range opNames {
-				key := st + " " + name
-				if round == 1 {
-					order = append(order, key)
+		for i := range binList {
+			bin := binList[(i+round-1)%len(binList)]
+			for _, st := range storeKinds {
+				target := st
+				if len(binList) > 1 {
+					target += ", " + bin
 				}
-				ratios[key] = append(ratios[key], got[name])
+				got, err := measureStore(bin, st, target, *pgURL, opNames, bareResults, *conns, *warmup, *duration)
+				if err != nil {
+					return err
+				}
+				for _, name := range opNames {
+					key := target + ") " + name
+					if !slices.Contains(order, key) {
+						order = append(order, key)
+					}
+					ratios[key] = append(ratios[key], got[name].rps/bareResults[name].rps)
+					cpus[key] = append(cpus[key], float64(got[name].cpu)/float64(time.Microsecond))
+				}
 			}
 		}
 	}
@@ -167,7 +186,9 @@ func run(args []string) error {
 		fmt.Printf("median of %d rounds (min–max):\n", *rounds)
 		for _, key := range order {
 			r := slices.Sorted(slices.Values(ratios[key]))
-			fmt.Printf("  %-26s ratio %.3f× of bare (%.3f–%.3f)\n", "server ("+strings.Replace(key, " ", ") ", 1)+":", median(r), r[0], r[len(r)-1])
+			c := slices.Sorted(slices.Values(cpus[key]))
+			fmt.Printf("  %-26s ratio %.3f× of bare (%.3f–%.3f), target CPU %.0fµs/req (%.0f–%.0f)\n",
+				"server ("+key+":", median(r), r[0], r[len(r)-1], median(c), c[0], c[len(c)-1])
 		}
 	}
 	return nil
@@ -183,36 +204,37 @@ func median(sorted []float64) float64 {
 	return (sorted[n/2-1] + sorted[n/2]) / 2
 }
 
-// measureStore starts the server(s) for one store kind, measures every op
-// against them and stops them.
-// It returns each op's ratio to the bare handler.
-func measureStore(bin, kind, pgURL string, opNames []string, bare map[string]result, conns int, warmup, duration time.Duration) (map[string]float64, error) {
+// measureStore starts the server(s) of bin for one store kind, measures
+// every op against them, prints each result with its ratio to the bare
+// handler's, and stops them. target names them in what it prints.
+func measureStore(bin, kind, target, pgURL string, opNames []string, bare map[string]result, conns int, warmup, duration time.Duration) (map[string]result, error) {
 	urls, pids, token, stop, err := startTarget(bin, kind, pgURL)
 	if err != nil {
-		return nil, fmt.Errorf("server (%s): %w", kind, err)
+		return nil, fmt.Errorf("server (%s): %w", target, err)
 	}
 	defer stop()
-	ratios := map[string]float64{}
+	results := map[string]result{}
 	for _, name := range opNames {
 		o := op{name: "create", method: http.MethodPost, path: collection, body: requestBody, want: http.StatusCreated}
 		if name == "get" {
 			id, err := createOne(urls[0], token)
 			if err != nil {
-				return nil, fmt.Errorf("server (%s): creating the meeting to get: %w", kind, err)
+				return nil, fmt.Errorf("server (%s): creating the meeting to get: %w", target, err)
 			}
 			o = op{name: "get", method: http.MethodGet, path: collection + "/" + url.PathEscape(id), want: http.StatusOK}
 		}
 		res, err := measure(urls, pids, token, o, conns, warmup, duration)
 		if err != nil {
-			return nil, fmt.Errorf("server (%s), %s: %w", kind, name, err)
+			return nil, fmt.Errorf("server (%s), %s: %w", target, name, err)
 		}
-		ratios[name] = res.rps / bare[name].rps
-		fmt.Printf("%-28s %s  ratio %.3f× of bare\n", "server ("+kind+") "+name+":", res, ratios[name])
+		results[name] = res
+		fmt.Printf("%-28s %s  ratio %.3f× of bare\n", "server ("+target+") "+name+":", res, res.rps/bare[name].rps)
 	}
-	return ratios, nil
+	return results, nil
 }
 
-// list splits a comma list, trims it and checks every item is allowed.
+// list splits a comma list, trims it and checks every item is allowed
+// (anything is, when allowed is empty).
 func list(s string, allowed ...string) ([]string, error) {
 	var out []string
 	for item := range strings.SplitSeq(s, ",") {
@@ -220,7 +242,7 @@ func list(s string, allowed ...string) ([]string, error) {
 		if item == "" {
 			continue
 		}
-		if !slices.Contains(allowed, item) {
+		if len(allowed) > 0 && !slices.Contains(allowed, item) {
 			return nil, fmt.Errorf("unknown %q (want one of %s)", item, strings.Join(allowed, ", "))
 		}
 		out = append(out, item)

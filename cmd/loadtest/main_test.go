@@ -3,6 +3,7 @@ package main
 import (
 	"os"
 	"runtime"
+	"slices"
 	"testing"
 	"time"
 )
@@ -42,5 +43,28 @@ func TestCPUTime(t *testing.T) {
 	}
 	if _, ok := cpuTime([]int{1 << 30}); ok {
 		t.Error("cpuTime(no such process) succeeded")
+	}
+}
+
+// TestList checks comma lists: trimmed, empty items dropped, items outside
+// allowed refused, and anything taken when allowed is empty (-bin).
+func TestList(t *testing.T) {
+	for _, tt := range []struct {
+		in      string
+		allowed []string
+		want    []string
+		wantErr bool
+	}{
+		{in: "sqlite, memory", allowed: []string{"sqlite", "memory"}, want: []string{"sqlite", "memory"}},
+		{in: "sqlite,,", allowed: []string{"sqlite"}, want: []string{"sqlite"}},
+		{in: "sqlite,mysql", allowed: []string{"sqlite"}, wantErr: true},
+		{in: " , ", allowed: []string{"sqlite"}, wantErr: true},
+		{in: "bin/onlinemeetings,/tmp/base", want: []string{"bin/onlinemeetings", "/tmp/base"}},
+		{in: "", wantErr: true},
+	} {
+		got, err := list(tt.in, tt.allowed...)
+		if (err != nil) != tt.wantErr || !slices.Equal(got, tt.want) {
+			t.Errorf("list(%q, %q) = %q, %v; want %q, error %v", tt.in, tt.allowed, got, err, tt.want, tt.wantErr)
+		}
 	}
 }
