@@ -277,7 +277,11 @@ func runServe(ctx context.Context, args []string, getenv func(string) string, st
 		return err
 	}
 	log := newLogger(c, stderr)
-	gogc := tuneGC(getenv)
+	loc, err := parseStoreURL(c.storeURL) // checked by parseServeConfig
+	if err != nil {
+		return err
+	}
+	gogc := tuneGC(getenv, loc.kind != "memory")
 
 	var accessPolicy *policy.File
 	if c.accessPolicy != "" {
