@@ -92,7 +92,7 @@ func TestOpenStorePostgresFlagsOverride(t *testing.T) {
 	}()
 	u := "postgres://om:s3cret@" + ln.Addr().String() + "/om?sslmode=disable&connect_timeout=30"
 	start := time.Now()
-	st, err := openStore(t.Context(), u, pgConfig{ConnectTimeout: 300 * time.Millisecond})
+	st, err := openStore(t.Context(), storeLocation{kind: "postgres", url: u}, pgConfig{ConnectTimeout: 300 * time.Millisecond})
 	if err == nil {
 		st.Close()
 		t.Fatalf("openStore(silent server) = nil error")

@@ -242,11 +242,8 @@ func redactURL(s string) string {
 	return u.Redacted()
 }
 
-func openStore(ctx context.Context, s string, pg pgConfig) (store.Store, error) {
-	loc, err := parseStoreURL(s)
-	if err != nil {
-		return nil, err
-	}
+// openStore opens the store loc names; pg configures a PostgreSQL one.
+func openStore(ctx context.Context, loc storeLocation, pg pgConfig) (store.Store, error) {
 	switch loc.kind {
 	case "memory":
 		return memory.New(), nil
@@ -277,7 +274,7 @@ func runServe(ctx context.Context, args []string, getenv func(string) string, st
 		return err
 	}
 	log := newLogger(c, stderr)
-	loc, err := parseStoreURL(c.storeURL) // checked by parseServeConfig
+	loc, err := parseStoreURL(c.storeURL) // parseServeConfig has checked it
 	if err != nil {
 		return err
 	}
@@ -312,7 +309,7 @@ func runServe(ctx context.Context, args []string, getenv func(string) string, st
 		log.Info("serving metrics", slog.String("addr", mln.Addr().String()))
 	}
 
-	st, err := openStore(ctx, c.storeURL, c.pg)
+	st, err := openStore(ctx, loc, c.pg)
 	if err != nil {
 		return fmt.Errorf("open store %s: %w", redactURL(c.storeURL), err)
 	}
