@@ -16,12 +16,12 @@ import (
 )
 
 // meetingCols are the columns scanMeeting reads, in its order.
-const meetingCols = `id, tenant_id, user_id, external_id, join_meeting_id, join_web_url, creation_date_time, attendees, resource`
+const meetingCols = `id, tenant_id, user_id, external_id, join_meeting_id, join_web_url, creation_date_time, attendees, resource, resource_codec`
 
 // insertCols and insertValues store one meeting; args gives their values.
 const (
-	insertCols   = `(id, tenant_id, user_id, external_id, join_meeting_id, join_web_url, creation_date_time, attendees, resource)`
-	insertValues = `VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`
+	insertCols   = `(id, tenant_id, user_id, external_id, join_meeting_id, join_web_url, creation_date_time, attendees, resource, resource_codec)`
+	insertValues = `VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`
 )
 
 // writeSQL are the writer's statements, prepared once on its connection.
@@ -51,7 +51,7 @@ var writeSQL = struct {
 		WHERE tenant_id = ? AND user_id = ? AND external_id = ?`,
 	owned: `SELECT ` + meetingCols + ` FROM meetings
 		WHERE id = ? AND tenant_id = ? AND user_id = ?`,
-	update:    `UPDATE meetings SET attendees = ?, resource = ? WHERE id = ?`,
+	update:    `UPDATE meetings SET attendees = ?, resource = ?, resource_codec = ? WHERE id = ?`,
 	delete:    `DELETE FROM meetings WHERE id = ? AND tenant_id = ? AND user_id = ?`,
 	keyInsert: `INSERT OR IGNORE INTO keys (name, value) VALUES (?, ?)`,
 	keySelect: `SELECT value FROM keys WHERE name = ?`,
@@ -199,9 +199,11 @@ func scanMeeting(scan func(dest ...any) error) (*store.Meeting, error) {
 		externalID sql.NullString
 		created    int64
 		attendees  []byte
+		resource   []byte
+		codec      sql.NullInt64
 	)
 	err := scan(&m.ID, &m.Owner.TenantID, &m.Owner.UserID, &externalID, &m.JoinMeetingID, &m.JoinWebURL,
-		&created, &attendees, &m.Resource)
+		&created, &attendees, &resource, &codec)
 	if err != nil {
 		return nil, err
 	}
@@ -210,25 +212,22 @@ func scanMeeting(scan func(dest ...any) error) (*store.Meeting, error) {
 	if m.Attendees, err = decodeAttendees(attendees); err != nil {
 		return nil, err
 	}
-	if m.Resource == nil {
-		m.Resource = []byte{}
+	if m.Resource, err = decodeResource(resource, codec); err != nil {
+		return nil, fmt.Errorf("meeting %q: %w", m.ID, err)
 	}
 	return &m, nil
 }
 
-// insertArgs returns the values of insertCols for m. An empty ExternalID is
+// insertArgs returns the values of insertCols for m, whose resource is
+// stored as res (encodeResource of m.Resource). An empty ExternalID is
 // stored as NULL, so the partial unique index leaves it out.
-func insertArgs(m *store.Meeting) []any {
+func insertArgs(m *store.Meeting, res storedResource) []any {
 	var externalID any // NULL
 	if m.ExternalID != "" {
 		externalID = m.ExternalID
 	}
-	resource := m.Resource
-	if resource == nil {
-		resource = []byte{} // NOT NULL; nil would bind as NULL
-	}
 	return []any{m.ID, m.Owner.TenantID, m.Owner.UserID, externalID, m.JoinMeetingID, m.JoinWebURL,
-		m.CreationDateTime.UnixNano(), encodeAttendees(m.Attendees), resource}
+		m.CreationDateTime.UnixNano(), encodeAttendees(m.Attendees), res.blob, res.codec}
 }
 
 // checkNew returns an error if m cannot be stored at all.
@@ -245,12 +244,19 @@ func checkNew(m *store.Meeting) error {
 // clone returns a deep copy of m as the store returns it: UTC time, nil
 // for no attendees, a non-nil Resource.
 func clone(m *store.Meeting) *store.Meeting {
-	c := *m
-	c.CreationDateTime = m.CreationDateTime.UTC()
+	c := cloneKeys(m)
 	c.Resource = bytes.Clone(m.Resource)
 	if c.Resource == nil {
 		c.Resource = []byte{}
 	}
+	return c
+}
+
+// cloneKeys is clone without the Resource, which it leaves nil.
+func cloneKeys(m *store.Meeting) *store.Meeting {
+	c := *m
+	c.CreationDateTime = m.CreationDateTime.UTC()
+	c.Resource = nil
 	c.Attendees = nil
 	if len(m.Attendees) > 0 {
 		c.Attendees = slices.Clone(m.Attendees)
@@ -260,8 +266,8 @@ func clone(m *store.Meeting) *store.Meeting {
 
 // insert stores m in w's transaction, mapping a unique violation to the
 // contract's sentinel.
-func (w *writeTx) insert(op string, m *store.Meeting) error {
-	_, err := w.exec(w.stmts.insert, insertArgs(m)...)
+func (w *writeTx) insert(op string, m *store.Meeting, res storedResource) error {
+	_, err := w.exec(w.stmts.insert, insertArgs(m, res)...)
 	if err != nil {
 		return w.insertErr(op, m, err)
 	}
@@ -339,11 +345,14 @@ func (s *Store) Create(ctx context.Context, m *store.Meeting, q store.Quota) err
 }
 
 // createReq returns the writer's request to store a copy of m under q.
+// The resource is compressed here, in the caller's goroutine, so the
+// writer does none of that work.
 func createReq(m *store.Meeting, q store.Quota) *writeReq {
-	c := clone(m)
+	res := encodeResource(m.Resource)
+	c := cloneKeys(m) // nothing reads c.Resource: the row gets res
 	// Without a quota a create is the INSERT alone.
 	return &writeReq{op: "create", oneStatement: q.PerMonth <= 0, run: func(w *writeTx) error {
-		if err := w.insert("create", c); err != nil {
+		if err := w.insert("create", c, res); err != nil {
 			return err
 		}
 		return w.count("create", c, q)
@@ -367,10 +376,11 @@ func (s *Store) CreateOrGet(ctx context.Context, m *store.Meeting, q store.Quota
 		return nil, false, errors.New("sqlite: create or get: empty external id")
 	}
 	c := clone(m)
+	enc := encodeResource(c.Resource)
 	const op = "create or get"
 	err = s.submit(ctx, &writeReq{op: op, run: func(w *writeTx) error {
 		stored, created = nil, false
-		res, err := w.exec(w.stmts.upsert, insertArgs(c)...)
+		res, err := w.exec(w.stmts.upsert, insertArgs(c, enc)...)
 		if err != nil {
 			if isUniqueViolation(err) { // id or join meeting id, unless the owner's meeting is there too
 				if existing, gerr := w.byExternal(c); gerr == nil {
@@ -444,7 +454,8 @@ func (w *writeTx) update(owner store.Owner, id string, fn func(*store.Meeting) e
 		return nil, fmt.Errorf("sqlite: %s %q: %w", op, id, store.ErrImmutable)
 	}
 	c = clone(c) // fn may keep references to what it set
-	if _, err := w.exec(w.stmts.update, encodeAttendees(c.Attendees), c.Resource, id); err != nil {
+	res := encodeResource(c.Resource)
+	if _, err := w.exec(w.stmts.update, encodeAttendees(c.Attendees), res.blob, res.codec, id); err != nil {
 		return nil, fmt.Errorf("sqlite: %s: %w", op, mapErr(w.ctx, err))
 	}
 	return c, nil

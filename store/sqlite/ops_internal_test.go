@@ -38,10 +38,10 @@ func TestSavepointIsolation(t *testing.T) {
 	first, second := storetest.NewMeeting(owner, 3), storetest.NewMeeting(owner, 4)
 	second.ID = before.ID // fails after first was inserted
 	twice := &writeReq{op: "test", run: func(w *writeTx) error {
-		if err := w.insert("test", first); err != nil {
+		if err := w.insert("test", first, encodeResource(first.Resource)); err != nil {
 			return err
 		}
-		return w.insert("test", second)
+		return w.insert("test", second, encodeResource(second.Resource))
 	}}
 	errs := runBatch(s, createReq(before, store.Quota{}), twice, createReq(after, store.Quota{}))
 	if errs[0] != nil || !errors.Is(errs[1], store.ErrIDTaken) || errs[2] != nil {
@@ -287,7 +287,7 @@ func TestQueryPlans(t *testing.T) {
 		{"ListAfter", readSQL.listAfter, "meetings_owner_created", []any{"t", "u", 1, "id", 10}},
 		{"ByExternal", writeSQL.byExternal, "meetings_external_id", []any{"t", "u", "e"}},
 		{"Delete", writeSQL.delete, "meetings_id", []any{"id", "t", "u"}},
-		{"Update", writeSQL.update, "meetings_id", []any{nil, []byte{}, "id"}},
+		{"Update", writeSQL.update, "meetings_id", []any{nil, []byte{}, nil, "id"}},
 		{"Creations", readSQL.creations, "PRIMARY KEY", []any{"t", "u", "2026-11"}},
 	}
 	for _, tt := range tests {

@@ -118,6 +118,13 @@
 // its keyset cursor. Only under a quota does a creation also write a row of
 // creations (one per owner and month, see migrations/0003_creations.sql).
 //
+// The resource column holds the meeting compressed with S2 against a
+// built-in dictionary of typical meetings (see codec.go): about 2.3 KB of
+// JSON takes about 450 bytes, so four rows share a table page where each
+// took one of its own, and the writer has about a fifth fewer pages to
+// write to the WAL per batch. resource_codec says how each row is stored
+// (NULL: as is, as rows written before migration 0005 are).
+//
 // # Checkpoints
 //
 // In WAL mode a commit appends pages to the -wal file; a checkpoint copies
