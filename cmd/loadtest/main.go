@@ -6,10 +6,11 @@
 // is noisy: compare the ratio, not the absolute numbers.
 //
 // Operations (-op, comma list, default create,get):
-//   - create: POST /v1.0/me/onlineMeetings, expecting 201 (bare: canned 201).
+//   - create: POST /v1.0/me/onlineMeetings, expecting 201 (bare: a canned
+//     201 with a whole meeting, the size of the real answer).
 //   - get: one meeting is created first on the server under test, then
-//     GET /v1.0/me/onlineMeetings/{id} expecting 200 (bare: a canned 200
-//     meeting of the real one's size).
+//     GET /v1.0/me/onlineMeetings/{id} expecting 200 (bare: the same canned
+//     meeting with 200).
 //
 // Stores (-store, comma list, default sqlite,memory):
 //   - sqlite, memory: one server process with a fresh data folder.
@@ -521,27 +522,27 @@ func startBare() (base string, pid int, stop func(), err error) {
 }
 
 // bareMeetingID is the id in the bare handler's canned meeting.
-const bareMeetingID = "MSozZjJiOGMxZC03ZTRhLTRiOWMtOGQ2ZS0xYTJiM2M0ZDVlNmYqMCoqMTk6bWVldGluZ19aR1k0T0RZMFpUUXRNemcyTmkwME1UWTNMV0ZoTlRndE5ERmhaR1kwWVRRek5qQTRAdGhyZWFkLnYy"
+const bareMeetingID = "MSpjNWI4MWJjNC0zZTllLTQzMDktYTJiYS0wZTM3NTNkNzg1NTIqMCoqMTk6bWVldGluZ19OMlk1TlRRM04yVXRPV0poTUMwME0yWXhMV0l5TnpRdE5qVXhObVl6WVdNek56bGpAdGhyZWFkLnYy"
 
-// cannedGet is a whole meeting as the real server renders it (about 2.2 KB,
-// captured from a dev-mode server), the bare handler's answer to GET, so the
-// get ratio compares responses of the same size.
-const cannedGet = `{"@odata.context":"http://localhost/v1.0/$metadata#users('c5b81bc4-3e9e-4309-a2ba-0e3753d78552')/onlineMeetings/$entity","allowAttendeeToEnableCamera":true,"allowAttendeeToEnableMic":true,"allowBreakoutRooms":null,"allowCopyingAndSharingMeetingContent":null,"allowLiveShare":null,"allowMeetingChat":"enabled","allowParticipantsToChangeName":false,"allowPowerPointSharing":null,"allowRecording":null,"allowTeamworkReactions":true,"allowTranscription":null,"allowWhiteboard":null,"allowedLobbyAdmitters":null,"allowedPresenters":"everyone","attendeeReport":null,"audioConferencing":null,"broadcastSettings":null,"chatInfo":{"messageId":"0","replyChainMessageId":null,"threadId":"19:meeting_N2Y5NTQ3N2UtOWJhMC00M2YxLWIyNzQtNjUxNmYzYWMzNzlj@thread.v2"},"chatRestrictions":null,"cloudVideoInteropInfo":null,"creationDateTime":"2026-11-27T01:41:58.8382138Z","endDateTime":"2019-07-12T22:00:34.2464912Z","expiryDateTime":null,"externalId":null,"id":"MSpjNWI4MWJjNC0zZTllLTQzMDktYTJiYS0wZTM3NTNkNzg1NTIqMCoqMTk6bWVldGluZ19OMlk1TlRRM04yVXRPV0poTUMwME0yWXhMV0l5TnpRdE5qVXhObVl6WVdNek56bGpAdGhyZWFkLnYy","isBroadcast":null,"isEndToEndEncryptionEnabled":null,"isEntryExitAnnounced":true,"joinInformation":null,"joinMeetingIdSettings":{"isPasscodeRequired":false,"joinMeetingId":"7423394621329","passcode":null},"joinWebUrl":"https://teams.microsoft.com/l/meetup-join/19%3ameeting_N2Y5NTQ3N2UtOWJhMC00M2YxLWIyNzQtNjUxNmYzYWMzNzlj%40thread.v2/0?context=%7b%22Tid%22%3a%22a555303d-11d1-4531-8789-52fdfec8dc34%22%2c%22Oid%22%3a%22c5b81bc4-3e9e-4309-a2ba-0e3753d78552%22%7d","lobbyBypassSettings":{"isDialInBypassEnabled":false,"scope":"organization"},"meetingOptionsWebUrl":null,"meetingSpokenLanguageTag":null,"meetingTemplateId":null,"meetingType":null,"participants":{"attendees":[],"organizer":{"identity":{"user":{"displayName":"Dev User","id":"c5b81bc4-3e9e-4309-a2ba-0e3753d78552","identityProvider":"AAD","tenantId":"a555303d-11d1-4531-8789-52fdfec8dc34"}},"role":"presenter","upn":"dev.user@onlinemeetings.local"}},"recordAutomatically":false,"sensitivityLabelAssignment":null,"shareMeetingChatHistoryDefault":null,"startDateTime":"2019-07-12T21:30:34.2444915Z","subject":"User Token Meeting","videoTeleconferenceId":null,"watermarkProtection":null}`
+// cannedMeeting is a whole meeting as the real server renders it (about
+// 2.2 KB, captured from a dev-mode server), the bare handler's answer to
+// both POST and GET, so each ratio compares responses of the same size.
+const cannedMeeting = `{"@odata.context":"http://localhost/v1.0/$metadata#users('c5b81bc4-3e9e-4309-a2ba-0e3753d78552')/onlineMeetings/$entity","allowAttendeeToEnableCamera":true,"allowAttendeeToEnableMic":true,"allowBreakoutRooms":null,"allowCopyingAndSharingMeetingContent":null,"allowLiveShare":null,"allowMeetingChat":"enabled","allowParticipantsToChangeName":false,"allowPowerPointSharing":null,"allowRecording":null,"allowTeamworkReactions":true,"allowTranscription":null,"allowWhiteboard":null,"allowedLobbyAdmitters":null,"allowedPresenters":"everyone","attendeeReport":null,"audioConferencing":null,"broadcastSettings":null,"chatInfo":{"messageId":"0","replyChainMessageId":null,"threadId":"19:meeting_N2Y5NTQ3N2UtOWJhMC00M2YxLWIyNzQtNjUxNmYzYWMzNzlj@thread.v2"},"chatRestrictions":null,"cloudVideoInteropInfo":null,"creationDateTime":"2026-11-27T01:41:58.8382138Z","endDateTime":"2019-07-12T22:00:34.2464912Z","expiryDateTime":null,"externalId":null,"id":"MSpjNWI4MWJjNC0zZTllLTQzMDktYTJiYS0wZTM3NTNkNzg1NTIqMCoqMTk6bWVldGluZ19OMlk1TlRRM04yVXRPV0poTUMwME0yWXhMV0l5TnpRdE5qVXhObVl6WVdNek56bGpAdGhyZWFkLnYy","isBroadcast":null,"isEndToEndEncryptionEnabled":null,"isEntryExitAnnounced":true,"joinInformation":null,"joinMeetingIdSettings":{"isPasscodeRequired":false,"joinMeetingId":"7423394621329","passcode":null},"joinWebUrl":"https://teams.microsoft.com/l/meetup-join/19%3ameeting_N2Y5NTQ3N2UtOWJhMC00M2YxLWIyNzQtNjUxNmYzYWMzNzlj%40thread.v2/0?context=%7b%22Tid%22%3a%22a555303d-11d1-4531-8789-52fdfec8dc34%22%2c%22Oid%22%3a%22c5b81bc4-3e9e-4309-a2ba-0e3753d78552%22%7d","lobbyBypassSettings":{"isDialInBypassEnabled":false,"scope":"organization"},"meetingOptionsWebUrl":null,"meetingSpokenLanguageTag":null,"meetingTemplateId":null,"meetingType":null,"participants":{"attendees":[],"organizer":{"identity":{"user":{"displayName":"Dev User","id":"c5b81bc4-3e9e-4309-a2ba-0e3753d78552","identityProvider":"AAD","tenantId":"a555303d-11d1-4531-8789-52fdfec8dc34"}},"role":"presenter","upn":"dev.user@onlinemeetings.local"}},"recordAutomatically":false,"sensitivityLabelAssignment":null,"shareMeetingChatHistoryDefault":null,"startDateTime":"2019-07-12T21:30:34.2444915Z","subject":"User Token Meeting","videoTeleconferenceId":null,"watermarkProtection":null}`
 
-// serveBare answers POST /v1.0/me/onlineMeetings with a canned meeting (201)
-// and GET /v1.0/me/onlineMeetings/{id} with a canned whole meeting (200): the
-// cost of HTTP and Echo alone, the baseline of every ratio.
+// serveBare answers POST /v1.0/me/onlineMeetings with a canned meeting (201,
+// after reading the body) and GET /v1.0/me/onlineMeetings/{id} with the same
+// meeting (200): the cost of HTTP and Echo alone, the baseline of every
+// ratio.
 func serveBare(addr string) error {
-	canned := []byte(`{"@odata.context":"http://localhost/v1.0/$metadata#users('3f2b8c1d-7e4a-4b9c-8d6e-1a2b3c4d5e6f')/onlineMeetings/$entity","id":"` + bareMeetingID + `","subject":"User Token Meeting","startDateTime":"2019-07-12T21:30:34.2444915Z","endDateTime":"2019-07-12T22:00:34.2464912Z"}`)
+	meeting := []byte(cannedMeeting)
 	e := echo.New()
 	e.GET("/readyz", func(c *echo.Context) error { return c.NoContent(http.StatusOK) })
 	e.POST(collection, func(c *echo.Context) error {
 		_, _ = io.Copy(io.Discard, c.Request().Body)
-		return c.Blob(http.StatusCreated, "application/json", canned)
+		return c.Blob(http.StatusCreated, "application/json", meeting)
 	})
-	getBody := []byte(cannedGet)
 	e.GET(collection+"/:id", func(c *echo.Context) error {
-		return c.Blob(http.StatusOK, "application/json", getBody)
+		return c.Blob(http.StatusOK, "application/json", meeting)
 	})
 	return echo.StartConfig{Address: addr, HideBanner: true, HidePort: true}.Start(context.Background(), e)
 }

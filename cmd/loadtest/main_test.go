@@ -1,6 +1,7 @@
 package main
 
 import (
+	"encoding/json"
 	"os"
 	"runtime"
 	"slices"
@@ -66,5 +67,20 @@ func TestList(t *testing.T) {
 		if (err != nil) != tt.wantErr || !slices.Equal(got, tt.want) {
 			t.Errorf("list(%q, %q) = %q, %v; want %q, error %v", tt.in, tt.allowed, got, err, tt.want, tt.wantErr)
 		}
+	}
+}
+
+// TestCannedMeeting checks the bare handler's meeting is one JSON object
+// with bareMeetingID as its id and about the size of a real one.
+func TestCannedMeeting(t *testing.T) {
+	var m map[string]any
+	if err := json.Unmarshal([]byte(cannedMeeting), &m); err != nil {
+		t.Fatal(err)
+	}
+	if m["id"] != bareMeetingID {
+		t.Errorf("id = %v, want bareMeetingID", m["id"])
+	}
+	if n := len(cannedMeeting); n < 2000 || n > 3000 {
+		t.Errorf("canned meeting is %d bytes, want a real meeting's 2–3 KB", n)
 	}
 }
