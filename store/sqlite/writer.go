@@ -5,6 +5,7 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
+	"runtime"
 	"slices"
 	"sync/atomic"
 
@@ -120,8 +121,20 @@ func (s *Store) submit(ctx context.Context, r *writeReq) error {
 
 // writeLoop is the writer goroutine: it commits queued requests in batches
 // until Close closes reqs and every queued request has been answered.
+//
+// It keeps an OS thread of its own (runtime.LockOSThread) for its whole
+// life. Under the load script (sqlite create, 8 alternating rounds) that
+// cut the server's CPU per create from 163 to 151 µs and raised the ratio
+// to the bare handler from 0.149× to 0.157×; raising the thread's priority
+// as well (nice -10) gained nothing more. The likely reason, not measured
+// apart: the writer spends about half its time blocked in fsync, and
+// without its own thread it resumes after each one on whichever thread the
+// scheduler has free, away from the caches that hold SQLite's pages and
+// its own state.
 func (s *Store) writeLoop() {
 	defer close(s.writerDone)
+	runtime.LockOSThread()
+	defer runtime.UnlockOSThread()
 	batch := make([]*writeReq, 0, s.maxBatch)
 	for r := range s.reqs {
 		batch = take(batch[:0], r)
