@@ -189,6 +189,7 @@ func TestMayHoldEvolvable(t *testing.T) {
 		{"scope invited", `{"lobbyBypassSettings":{"isDialInBypassEnabled":false,"scope":"invited"}}`, true},
 		{"scope organizationExcludingGuests", `{"lobbyBypassSettings":{"scope":"organizationExcludingGuests"}}`, true},
 		{"prefix of a member", `{"lobbyBypassSettings":{"scope":"invitedX"}}`, false},
+		{"name ending in role", `{"xrole":"producer","xscope":"invited",` + fmt.Sprintf(organizer, "") + `}`, false},
 		{"unterminated", `{"participants":{"organizer":{"role":"producer`, false},
 		{"escaped quote", `{"subject":"\"role\":\"x","lobbyBypassSettings":{"scope":"invited"}}`, true},
 	} {
