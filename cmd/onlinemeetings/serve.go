@@ -279,6 +279,7 @@ func runServe(ctx context.Context, args []string, getenv func(string) string, st
 		return err
 	}
 	gogc := tuneGC(getenv, loc.kind != "memory")
+	procs := tuneProcs(getenv)
 
 	var accessPolicy *policy.File
 	if c.accessPolicy != "" {
@@ -366,7 +367,7 @@ func runServe(ctx context.Context, args []string, getenv func(string) string, st
 
 	log.Info("listening", slog.String("addr", ln.Addr().String()), slog.String("public_url", c.publicURL),
 		slog.String("store", redactURL(c.storeURL)), slog.Bool("dev_issuer", dev != nil), slog.String("version", version),
-		slog.Int("gogc", gogc))
+		slog.Int("gogc", gogc), slog.Int("gomaxprocs", procs))
 	if accessPolicy != nil {
 		log.Info("access policy loaded", slog.String("path", c.accessPolicy), slog.Int("entries", accessPolicy.Policy().Len()))
 		// Registered before Serve: once the server answers, SIGHUP rereads
