@@ -14,7 +14,10 @@
 // records of savepoints and statements stay in memory instead of going
 // through a temporary file, a pwrite per page, which was most of the
 // writer's system calls), and wal_autocheckpoint=0 with a
-// journal_size_limit (see Checkpoints). Reads use their own pool whose
+// journal_size_limit (see Checkpoints). Every connection opens its files
+// through the WAL VFS (walvfs.go), which hands SQLite's writes to the WAL
+// to the file together, before each fsync, instead of two system calls per
+// page. Reads use their own pool whose
 // connections are also query_only; writes use a pool of one connection
 // owned by the writer goroutine, and checkpoints one owned by the
 // checkpointer goroutine.
@@ -210,7 +213,7 @@ import (
 
 // dsnParams configures every connection; see the package documentation.
 // dsn adds busy_timeout and journal_size_limit, and query_only for reads.
-const dsnParams = "_pragma=journal_mode(WAL)&_pragma=synchronous(FULL)&_pragma=foreign_keys(1)&_pragma=temp_store(MEMORY)&_pragma=wal_autocheckpoint(0)&_txlock=immediate"
+const dsnParams = "_pragma=journal_mode(WAL)&_pragma=synchronous(FULL)&_pragma=foreign_keys(1)&_pragma=temp_store(MEMORY)&_pragma=wal_autocheckpoint(0)&_txlock=immediate&vfs=" + walVFSName
 
 // busyTimeout is how long the readers and the writer wait for a lock that
 // another connection holds, before they fail with SQLITE_BUSY.
@@ -299,6 +302,9 @@ func Open(ctx context.Context, path string, opts ...Option) (_ *Store, err error
 	}
 	for _, opt := range opts {
 		opt(&o)
+	}
+	if err := registerWALVFS(); err != nil {
+		return nil, err
 	}
 	ms, err := loadMigrations(migrationFiles, "migrations")
 	if err != nil {

@@ -1,0 +1,296 @@
+package sqlite
+
+import (
+	"bytes"
+	"context"
+	"crypto/rand"
+	"crypto/sha256"
+	"database/sql"
+	"errors"
+	"path/filepath"
+	"sync"
+	"testing"
+
+	sqlite3 "modernc.org/sqlite/lib"
+
+	"github.com/onlinemeetings/onlinemeetings/store"
+	"github.com/onlinemeetings/onlinemeetings/store/storetest"
+)
+
+// TestWALVFSGathersWrites checks that the store's commits go through the
+// WAL VFS and that it hands each commit's frames to the file in a few
+// writes, not two per page.
+func TestWALVFSGathersWrites(t *testing.T) {
+	s, path := openTest(t)
+	ctx := t.Context()
+	writes, flushes := walStats.writes.Load(), walStats.flushes.Load()
+
+	var wg sync.WaitGroup
+	ms := make([]*store.Meeting, 32)
+	for i := range ms {
+		ms[i] = storetest.NewMeeting(owner, i)
+		wg.Go(func() {
+			if err := s.Create(ctx, ms[i], store.Quota{}); err != nil {
+				t.Errorf("Create %d: %v", i, err)
+			}
+		})
+	}
+	wg.Wait()
+	commits := s.commits.Load()
+
+	dw, df := walStats.writes.Load()-writes, walStats.flushes.Load()-flushes
+	// Each commit changes at least a page of the table and one of each of
+	// its four indexes: ten writes of SQLite's, a header and a page each.
+	if dw < 10*commits {
+		t.Errorf("%d commits made %d writes through the WAL VFS, want at least %d: are the store's files opened through it?", commits, dw, 10*commits)
+	}
+	// Other tests may commit meanwhile, each with its own flush or two;
+	// without the buffer there would be one flush per write.
+	if df*4 > dw {
+		t.Errorf("%d writes reached the file in %d writes, want at most a quarter", dw, df)
+	}
+	// The read pool's connections see every commit: its frames were in
+	// the file before the wal-index listed them.
+	for _, m := range ms {
+		if _, err := s.Get(ctx, owner, m.ID); err != nil {
+			t.Errorf("Get(%s): %v", m.ID, err)
+		}
+	}
+	s2 := reopen(t, s, path)
+	for _, m := range ms {
+		if _, err := s2.Get(ctx, owner, m.ID); err != nil {
+			t.Errorf("Get(%s) after reopen: %v", m.ID, err)
+		}
+	}
+}
+
+// reopen closes s and opens the database at path again.
+func reopen(t *testing.T, s *Store, path string) *Store {
+	t.Helper()
+	if err := s.Close(); err != nil {
+		t.Fatal(err)
+	}
+	s2, err := Open(t.Context(), path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { s2.Close() })
+	return s2
+}
+
+// TestWALVFSSpill runs transactions larger than the page cache, so SQLite
+// writes frames to the WAL before the commit, reads some of them back, and
+// overwrites some in place when it changes their pages again (writes that
+// do not continue the buffered run), and larger than the buffer, so it is
+// written out in several chunks. Every row must read back as written, from
+// another connection and after a reopen, and the database must pass
+// integrity_check.
+func TestWALVFSSpill(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "spill.db")
+	open := func() *sql.DB {
+		db, err := sql.Open("sqlite", dsn(path, false, busyTimeout, defaultCheckpointConfig.walSizeLimit)+"&_pragma=cache_size(8)")
+		if err != nil {
+			t.Fatal(err)
+		}
+		db.SetMaxOpenConns(1)
+		return db
+	}
+	ctx := t.Context()
+	db := open()
+	if _, err := db.ExecContext(ctx, `CREATE TABLE t (k INTEGER PRIMARY KEY, v BLOB NOT NULL)`); err != nil {
+		t.Fatal(err)
+	}
+
+	const rows = 1500
+	want := make(map[int64][]byte, rows)
+	value := func(k int64) []byte {
+		b := make([]byte, 900+k%300)
+		rand.Read(b)
+		want[k] = b
+		return b
+	}
+	writes := walStats.writes.Load()
+	tx, err := db.BeginTx(ctx, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for k := range int64(rows) {
+		if _, err := tx.ExecContext(ctx, `INSERT INTO t (k, v) VALUES (?, ?)`, k, value(k)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	// Change every third row again: most of their pages were already
+	// spilled to the WAL in this transaction.
+	for k := int64(0); k < rows; k += 3 {
+		if _, err := tx.ExecContext(ctx, `UPDATE t SET v = ? WHERE k = ?`, value(k), k); err != nil {
+			t.Fatal(err)
+		}
+	}
+	// Read everything back inside the transaction, spilled pages included.
+	checkRows(t, tx, want)
+	if err := tx.Commit(); err != nil {
+		t.Fatal(err)
+	}
+	// At about four rows a page, 1500 rows are 1.5 MB of frames: more than
+	// the buffer holds.
+	if got := walStats.writes.Load() - writes; got < 2*rows/4 {
+		t.Errorf("the transaction made %d writes through the WAL VFS, want at least %d", got, 2*rows/4)
+	}
+
+	other := open()
+	checkRows(t, other, want)
+	other.Close()
+	db.Close() // checkpoints and removes the WAL
+
+	// Once the WAL has been emptied, the next transaction starts it over
+	// and writes its header at offset 0, which does not continue whatever
+	// the buffer held.
+	db = open()
+	if _, err := db.ExecContext(ctx, `PRAGMA wal_checkpoint(TRUNCATE)`); err != nil {
+		t.Fatal(err)
+	}
+	tx, err = db.BeginTx(ctx, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for k := int64(1); k < rows; k += 5 {
+		if _, err := tx.ExecContext(ctx, `UPDATE t SET v = ? WHERE k = ?`, value(k), k); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := tx.Commit(); err != nil {
+		t.Fatal(err)
+	}
+	conn, err := db.Conn(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := conn.ExecContext(ctx, `PRAGMA wal_checkpoint(PASSIVE)`); err != nil {
+		t.Fatal(err)
+	}
+	conn.Close()
+	db.Close()
+
+	db = open()
+	defer db.Close()
+	checkRows(t, db, want)
+	var ok string
+	if err := db.QueryRowContext(ctx, `PRAGMA integrity_check`).Scan(&ok); err != nil || ok != "ok" {
+		t.Errorf("integrity_check = %q, %v", ok, err)
+	}
+}
+
+type querier interface {
+	QueryContext(ctx context.Context, query string, args ...any) (*sql.Rows, error)
+}
+
+// checkRows checks that table t holds exactly want.
+func checkRows(t *testing.T, q querier, want map[int64][]byte) {
+	t.Helper()
+	rows, err := q.QueryContext(t.Context(), `SELECT k, v FROM t ORDER BY k`)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer rows.Close()
+	n := 0
+	for rows.Next() {
+		var (
+			k int64
+			v []byte
+		)
+		if err := rows.Scan(&k, &v); err != nil {
+			t.Fatal(err)
+		}
+		if !bytes.Equal(v, want[k]) {
+			t.Fatalf("row %d: %x… (sha256 %x), want %x…", k, v[:8], sha256.Sum256(v), want[k][:8])
+		}
+		n++
+	}
+	if err := rows.Err(); err != nil {
+		t.Fatal(err)
+	}
+	if n != len(want) {
+		t.Fatalf("%d rows, want %d", n, len(want))
+	}
+}
+
+// TestWALVFSWriteFails makes the WAL file fail when the buffer is written
+// out: the commit must fail, store nothing, and leave the store working once
+// the file works again.
+func TestWALVFSWriteFails(t *testing.T) {
+	s, path := openTest(t)
+	ctx := t.Context()
+	before := storetest.NewMeeting(owner, 1)
+	if err := s.Create(ctx, before, store.Quota{}); err != nil {
+		t.Fatal(err)
+	}
+
+	wal := path + "-wal"
+	var failed sync.Map
+	fault := func(p string) int32 {
+		if p != wal {
+			return sqlite3.SQLITE_OK
+		}
+		failed.Store(p, true)
+		return sqlite3.SQLITE_IOERR_WRITE
+	}
+	walFault.Store(&fault)
+	lost := storetest.NewMeeting(owner, 2)
+	err := s.Create(ctx, lost, store.Quota{})
+	walFault.Store(nil)
+	if _, ok := failed.Load(wal); !ok {
+		t.Fatal("the fault was never asked about the store's WAL file")
+	}
+	if err == nil {
+		t.Fatal("Create with a failing WAL succeeded")
+	}
+	if errors.Is(err, store.ErrIDTaken) || errors.Is(err, store.ErrJoinMeetingIDTaken) {
+		t.Fatalf("Create with a failing WAL = %v, want an I/O error", err)
+	}
+
+	after := storetest.NewMeeting(owner, 3)
+	if err := s.Create(ctx, after, store.Quota{}); err != nil {
+		t.Fatalf("Create once the WAL works again: %v", err)
+	}
+	s2 := reopen(t, s, path)
+	for _, tt := range []struct {
+		m      *store.Meeting
+		stored bool
+	}{{before, true}, {lost, false}, {after, true}} {
+		_, err := s2.Get(ctx, owner, tt.m.ID)
+		if tt.stored != (err == nil) {
+			t.Errorf("Get(%s) after reopen = %v, want stored %v", tt.m.ID, err, tt.stored)
+		}
+	}
+	var ok string
+	if err := s2.rdb.QueryRowContext(ctx, `PRAGMA integrity_check`).Scan(&ok); err != nil || ok != "ok" {
+		t.Errorf("integrity_check = %q, %v", ok, err)
+	}
+}
+
+// TestWALVFSOnlyWAL checks that only WAL files are wrapped: the database
+// file keeps the unix VFS's methods.
+func TestWALVFSOnlyWAL(t *testing.T) {
+	s, path := openTest(t)
+	if err := s.Create(t.Context(), storetest.NewMeeting(owner, 1), store.Quota{}); err != nil {
+		t.Fatal(err)
+	}
+	walFilesMu.Lock()
+	var names []string
+	for _, w := range walFiles {
+		names = append(names, w.path)
+	}
+	walFilesMu.Unlock()
+	found := false
+	for _, n := range names {
+		if n == path {
+			t.Errorf("the database file %s is wrapped", n)
+		}
+		if n == path+"-wal" {
+			found = true
+		}
+	}
+	if !found {
+		t.Errorf("wrapped files %q do not include %s-wal", names, path)
+	}
+}
