@@ -23,35 +23,49 @@ import (
 // 155 µs.
 //
 // Durability is unchanged because nothing SQLite relies on is deferred past
-// a point where it could observe the difference:
+// a point where it could observe the difference. This needs
+// synchronous=FULL, which dsnParams sets for every connection:
 //   - Before xSync the buffer is written out, so the fsync that makes a
-//     commit durable covers every frame of it. Before xSync a frame is not
-//     durable anyway, with or without the buffer: a crash may lose any
-//     unsynced write, and WAL recovery discards frames whose checksums or
-//     salts do not match.
-//   - Before xRead, xFileSize, xTruncate, xFileControl and xClose the buffer
-//     is written out too, so SQLite reads back exactly what it wrote (it
+//     commit durable covers every frame of it. With synchronous=FULL SQLite
+//     syncs every commit before it publishes the commit in the wal-index,
+//     so other connections never read a frame that is still buffered.
+//     (With NORMAL it would publish without a sync, so this VFS must not
+//     be used with it.) Before xSync a frame is not durable anyway, with or
+//     without the buffer: a crash may lose any unsynced write, and WAL
+//     recovery discards frames whose checksums or salts do not match.
+//   - Before xRead, xFileSize, xTruncate and xFileControl the buffer is
+//     written out too, so SQLite reads back exactly what it wrote (it
 //     rereads frames of its own transaction when it rewrites their
 //     checksums) and sees the true file size.
 //   - A write that does not continue the buffered run (SQLite overwriting a
 //     frame of the transaction in place, or the WAL header when the log
 //     starts over) writes the buffer out first, so writes reach the file in
 //     the order SQLite made them.
-//   - Other connections read a WAL frame only once the wal-index lists it,
-//     which SQLite updates after the commit's xSync.
+//   - A connection writes to the WAL only while it holds the WAL's write
+//     lock, and every commit ends with xSync, so what is still buffered
+//     when the connection gives up that lock is frames of a transaction
+//     that rolled back (it spilled pages to the WAL before failing). They
+//     are dropped there (the database file's xShmLock is wrapped for this):
+//     written out later, they would land on frames that another
+//     connection, or another process, has committed since. For the same
+//     reason xClose drops the buffer instead of writing it.
+//   - A failed write-out sticks: every later write, read, sync, size or
+//     file-control call on that WAL file fails with SQLITE_IOERR_WRITE
+//     until the connection gives up the write lock. SQLite then fails the
+//     transaction (its commit cannot write or sync) and rolls it back,
+//     instead of going on without frames it believes are in the file. It
+//     is never reported as SQLITE_FULL, which SQLite treats as a failure of
+//     the statement alone.
 //
-// A write error is therefore reported by the call that writes the buffer
-// out, usually xSync, instead of by xWrite; SQLite handles both the same
-// way: the transaction fails and is rolled back, and nothing of it becomes
-// visible.
-//
-// Only files SQLite opens as WAL files (SQLITE_OPEN_WAL) are wrapped;
-// the database file, whose pages a checkpoint writes at scattered offsets,
-// and everything else keep the unix VFS's methods as they are.
+// Only files SQLite opens as WAL files (SQLITE_OPEN_WAL) buffer; of the
+// main database files only xShmLock is wrapped, and every other file keeps
+// the unix VFS's methods as they are. Each file SQLite opens through this
+// VFS carries a walState after the unix VFS's own fields, so the methods
+// find their state without a lock or a map.
 
-// walVFSName is the name the WAL VFS is registered under; dsn selects it
-// with the vfs parameter for every connection, so all of them open their
-// files through it.
+// walVFSName is the name the WAL VFS is registered under; dsnParams
+// selects it for every connection, so all of them open their files through
+// it.
 const walVFSName = "onlinemeetings-wal"
 
 const (
@@ -60,10 +74,13 @@ const (
 	// pages fits.
 	walBufMax = 1 << 20
 	// walWriteChunk is the most the buffer hands the unix VFS per call:
-	// its xWrite writes at most 0x1ffff bytes per pwrite (and reports a
-	// longer write as a full disk), so the buffer goes out in chunks of a
-	// whole number of pages below that.
+	// its xWrite writes at most 0x1ffff bytes per pwrite (the length is
+	// masked, and a longer write comes back short, as a full disk), so the
+	// buffer goes out in chunks of a whole number of pages below that.
 	walWriteChunk = 0x1ffff &^ 0xfff
+	// walWriteLock is the offset of the WAL write lock among the shm
+	// locks (WAL_WRITE_LOCK in wal.c).
+	walWriteLock = 0
 )
 
 type (
@@ -72,48 +89,68 @@ type (
 	cFile      = sqlite3.Tsqlite3_file
 )
 
+// walState is what the WAL VFS keeps in each file SQLite opens through it,
+// after the unix VFS's fields: plain words, since the memory is SQLite's.
+// For a WAL file, buf holds len buffered bytes (of cap allocated, C memory)
+// that belong at file offset start, and err is the sticky error of a failed
+// write-out. SQLite uses a file from one connection at a time, so the
+// state needs no lock.
+type walState struct {
+	buf   uintptr
+	cap   int64
+	len   int64
+	start int64
+	err   int32
+}
+
 var (
 	walVFSOnce sync.Once
 	walVFSErr  error
 	// baseVFS is the default VFS when the WAL VFS was registered (unix);
-	// walVFS is a copy of it with its own name and xOpen.
+	// walVFS is a copy of it with its own name, xOpen and file size.
 	baseVFS *cVFS
 	walVFS  cVFS
+	// stateOff is the offset of a file's walState.
+	stateOff uintptr
 
-	// methodsMu guards baseMethods and walMethods, set when the first WAL
-	// file is opened: baseMethods are the unix VFS's methods of that file,
-	// walMethods a copy whose reads, writes, syncs and the like go through
-	// the buffer. A WAL file opened with other methods (a different
-	// locking style) is left unwrapped.
-	methodsMu   sync.Mutex
-	baseMethods *cIOMethods
-	walMethods  cIOMethods
+	// methodsMu guards the methods below, set when the first file of each
+	// kind is opened: base* are the unix VFS's methods of that file, the
+	// others copies of them with the WAL VFS's functions in place. A file
+	// opened with other methods (another locking style) is left alone.
+	methodsMu       sync.Mutex
+	baseWALMethods  *cIOMethods
+	walMethods      cIOMethods
+	baseMainMethods *cIOMethods
+	mainMethods     cIOMethods
 
-	// walFiles maps each open, wrapped WAL file (SQLite's sqlite3_file
-	// pointer) to its buffer.
-	walFilesMu sync.Mutex
-	walFiles   = map[uintptr]*walFile{}
+	// filesMu guards the maps that tie a main database file to the WAL
+	// file of the same connection, which its xShmLock empties: mainWAL
+	// maps each wrapped main file to the name of its WAL, walByConn each
+	// open WAL file by its connection (modernc.org/sqlite gives every
+	// connection a TLS of its own, which it passes to every call) and name.
+	// walNames, the name of each open WAL file, is for walFault.
+	filesMu   sync.Mutex
+	mainWAL   = map[uintptr]string{}
+	walByConn = map[connFile]uintptr{}
+	walNames  = map[uintptr]string{}
 
 	// walStats counts what the buffers did, for tests.
 	walStats struct {
-		writes  atomic.Int64 // xWrite calls on wrapped WAL files
+		writes  atomic.Int64 // xWrite calls on WAL files
 		flushes atomic.Int64 // writes the buffers made to the unix VFS
+		dropped atomic.Int64 // buffers emptied unwritten at the write lock's release
 	}
 
 	// walFault, when set, is asked before each write a buffer makes to
-	// the WAL file at path; a result other than SQLITE_OK fails that
+	// the WAL file named name; a result other than SQLITE_OK fails that
 	// write instead. Tests set it to make a file fail.
-	walFault atomic.Pointer[func(path string) int32]
+	walFault atomic.Pointer[func(name string) int32]
 )
 
-// walFile is the buffer of one open WAL file: len bytes at buf (C memory
-// of cap bytes, allocated on first use) that belong at file offset start.
-// SQLite uses a file from one connection at a time, so it needs no lock.
-type walFile struct {
-	path     string // the WAL file's name, as SQLite opened it
-	buf      uintptr
-	cap, len int
-	start    int64
+// connFile names one connection's handle of a file.
+type connFile struct {
+	tls  *libc.TLS
+	name string
 }
 
 // init registers the WAL VFS before any connection of this package can
@@ -133,13 +170,15 @@ func registerWALVFS() error {
 		baseVFS = (*cVFS)(cPointer(p))
 		walVFS = *baseVFS
 		walVFS.FpNext = 0
+		stateOff = (uintptr(baseVFS.FszOsFile) + 7) &^ 7
+		walVFS.FszOsFile = int32(stateOff + unsafe.Sizeof(walState{}))
 		name, err := libc.CString(walVFSName)
 		if err != nil {
 			walVFSErr = err
 			return
 		}
 		walVFS.FzName = name
-		*(*func(*libc.TLS, uintptr, uintptr, uintptr, int32, uintptr) int32)(unsafe.Pointer(&walVFS.FxOpen)) = walOpen
+		*(*func(*libc.TLS, uintptr, uintptr, uintptr, int32, uintptr) int32)(unsafe.Pointer(&walVFS.FxOpen)) = vfsOpen
 		if rc := sqlite3.Xsqlite3_vfs_register(tls, uintptr(unsafe.Pointer(&walVFS)), 0); rc != sqlite3.SQLITE_OK {
 			walVFSErr = vfsError("sqlite: registering the WAL VFS failed")
 		}
@@ -160,107 +199,142 @@ func cPointer(p uintptr) unsafe.Pointer {
 }
 
 // cBytes is the n bytes of C memory at p.
-func cBytes(p uintptr, n int) []byte {
+func cBytes(p uintptr, n int64) []byte {
 	return unsafe.Slice((*byte)(cPointer(p)), n)
 }
 
-// walOpen is the WAL VFS's xOpen: the unix VFS's, and for a WAL file a
-// buffer and the buffering methods.
-func walOpen(tls *libc.TLS, pVfs, zName, pFile uintptr, flags int32, pOutFlags uintptr) int32 {
+// state is the walState of the file pFile.
+func state(pFile uintptr) *walState {
+	return (*walState)(cPointer(pFile + stateOff))
+}
+
+// vfsOpen is the WAL VFS's xOpen: the unix VFS's, then for a WAL file the
+// buffering methods and for a main database file the wrapped xShmLock.
+func vfsOpen(tls *libc.TLS, pVfs, zName, pFile uintptr, flags int32, pOutFlags uintptr) int32 {
+	*state(pFile) = walState{}
 	rc := (*(*func(*libc.TLS, uintptr, uintptr, uintptr, int32, uintptr) int32)(unsafe.Pointer(&struct{ uintptr }{baseVFS.FxOpen})))(tls, uintptr(unsafe.Pointer(baseVFS)), zName, pFile, flags, pOutFlags)
-	if rc != sqlite3.SQLITE_OK || flags&sqlite3.SQLITE_OPEN_WAL == 0 {
-		return rc
-	}
 	f := (*cFile)(cPointer(pFile))
-	if f.FpMethods == 0 {
+	if rc != sqlite3.SQLITE_OK || f.FpMethods == 0 || zName == 0 {
 		return rc
 	}
 	methods := (*cIOMethods)(cPointer(f.FpMethods))
-	methodsMu.Lock()
-	if baseMethods == nil {
-		baseMethods = methods
-		walMethods = *methods
-		*(*func(*libc.TLS, uintptr) int32)(unsafe.Pointer(&walMethods.FxClose)) = walClose
-		*(*func(*libc.TLS, uintptr, uintptr, int32, int64) int32)(unsafe.Pointer(&walMethods.FxRead)) = walRead
-		*(*func(*libc.TLS, uintptr, uintptr, int32, int64) int32)(unsafe.Pointer(&walMethods.FxWrite)) = walWrite
-		*(*func(*libc.TLS, uintptr, int64) int32)(unsafe.Pointer(&walMethods.FxTruncate)) = walTruncate
-		*(*func(*libc.TLS, uintptr, int32) int32)(unsafe.Pointer(&walMethods.FxSync)) = walSync
-		*(*func(*libc.TLS, uintptr, uintptr) int32)(unsafe.Pointer(&walMethods.FxFileSize)) = walFileSize
-		*(*func(*libc.TLS, uintptr, int32, uintptr) int32)(unsafe.Pointer(&walMethods.FxFileControl)) = walFileControl
+	name := libc.GoString(zName)
+	switch {
+	case flags&sqlite3.SQLITE_OPEN_WAL != 0:
+		if !adoptMethods(methods, &baseWALMethods, &walMethods, setWALMethods) {
+			return rc
+		}
+		filesMu.Lock()
+		defer filesMu.Unlock()
+		// Without a wrapped main file of that name nothing would drop
+		// what a rolled-back transaction left in the buffer.
+		if !mainFileOf(name) {
+			return rc
+		}
+		walByConn[connFile{tls, name}] = pFile
+		walNames[pFile] = name
+		f.FpMethods = uintptr(unsafe.Pointer(&walMethods))
+	case flags&sqlite3.SQLITE_OPEN_MAIN_DB != 0:
+		if !adoptMethods(methods, &baseMainMethods, &mainMethods, setMainMethods) {
+			return rc
+		}
+		filesMu.Lock()
+		mainWAL[pFile] = name + "-wal"
+		filesMu.Unlock()
+		f.FpMethods = uintptr(unsafe.Pointer(&mainMethods))
 	}
-	wrap := methods == baseMethods
-	methodsMu.Unlock()
-	if !wrap {
-		return rc
-	}
-	walFilesMu.Lock()
-	walFiles[pFile] = &walFile{path: libc.GoString(zName)}
-	walFilesMu.Unlock()
-	f.FpMethods = uintptr(unsafe.Pointer(&walMethods))
 	return rc
 }
 
-// lookupWAL returns the buffer of the wrapped WAL file pFile.
-func lookupWAL(pFile uintptr) *walFile {
-	walFilesMu.Lock()
-	w := walFiles[pFile]
-	walFilesMu.Unlock()
-	return w
-}
-
-// walWriteThrough writes n bytes at buf to the wrapped WAL file w at
-// offset off through the unix VFS.
-func walWriteThrough(tls *libc.TLS, w *walFile, pFile, buf uintptr, n int32, off int64) int32 {
-	if f := walFault.Load(); f != nil {
-		if rc := (*f)(w.path); rc != sqlite3.SQLITE_OK {
-			return rc
+// mainFileOf reports whether a wrapped main database file has the WAL
+// named wal. The caller holds filesMu.
+func mainFileOf(wal string) bool {
+	for _, w := range mainWAL {
+		if w == wal {
+			return true
 		}
 	}
-	return baseWrite(tls, pFile, buf, n, off)
+	return false
 }
 
-// baseWrite is the unix VFS's xWrite.
-func baseWrite(tls *libc.TLS, pFile, buf uintptr, n int32, off int64) int32 {
-	return (*(*func(*libc.TLS, uintptr, uintptr, int32, int64) int32)(unsafe.Pointer(&struct{ uintptr }{baseMethods.FxWrite})))(tls, pFile, buf, n, off)
+// adoptMethods makes *copy, on first use, a copy of methods with set's
+// functions in place, and reports whether a file with methods may use it.
+func adoptMethods(methods *cIOMethods, base **cIOMethods, copy *cIOMethods, set func(*cIOMethods)) bool {
+	methodsMu.Lock()
+	defer methodsMu.Unlock()
+	if *base == nil {
+		*base = methods
+		*copy = *methods
+		set(copy)
+	}
+	return methods == *base
 }
 
-// flush writes the buffered bytes to the file and empties the buffer, even
-// when the write fails: SQLite then fails the transaction, and the next
-// one writes its frames again.
-func (w *walFile) flush(tls *libc.TLS, pFile uintptr) int32 {
-	if w == nil || w.len == 0 {
-		return sqlite3.SQLITE_OK
+func setWALMethods(m *cIOMethods) {
+	*(*func(*libc.TLS, uintptr) int32)(unsafe.Pointer(&m.FxClose)) = walClose
+	*(*func(*libc.TLS, uintptr, uintptr, int32, int64) int32)(unsafe.Pointer(&m.FxRead)) = walRead
+	*(*func(*libc.TLS, uintptr, uintptr, int32, int64) int32)(unsafe.Pointer(&m.FxWrite)) = walWrite
+	*(*func(*libc.TLS, uintptr, int64) int32)(unsafe.Pointer(&m.FxTruncate)) = walTruncate
+	*(*func(*libc.TLS, uintptr, int32) int32)(unsafe.Pointer(&m.FxSync)) = walSync
+	*(*func(*libc.TLS, uintptr, uintptr) int32)(unsafe.Pointer(&m.FxFileSize)) = walFileSize
+	*(*func(*libc.TLS, uintptr, int32, uintptr) int32)(unsafe.Pointer(&m.FxFileControl)) = walFileControl
+}
+
+func setMainMethods(m *cIOMethods) {
+	*(*func(*libc.TLS, uintptr) int32)(unsafe.Pointer(&m.FxClose)) = mainClose
+	*(*func(*libc.TLS, uintptr, int32, int32, int32) int32)(unsafe.Pointer(&m.FxShmLock)) = mainShmLock
+}
+
+// flush writes the buffered bytes to the file and empties the buffer. A
+// failure sticks (see the top of this file).
+func (w *walState) flush(tls *libc.TLS, pFile uintptr) int32 {
+	if w.err != sqlite3.SQLITE_OK {
+		return w.err
 	}
 	n := w.len
 	w.len = 0
-	for done := 0; done < n; {
+	for done := int64(0); done < n; {
 		k := min(n-done, walWriteChunk)
-		walStats.flushes.Add(1)
-		if rc := walWriteThrough(tls, w, pFile, w.buf+uintptr(done), int32(k), w.start+int64(done)); rc != sqlite3.SQLITE_OK {
-			return rc
+		if rc := walWriteThrough(tls, pFile, w.buf+uintptr(done), int32(k), w.start+done); rc != sqlite3.SQLITE_OK {
+			w.err = sqlite3.SQLITE_IOERR_WRITE
+			return w.err
 		}
 		done += k
 	}
 	return sqlite3.SQLITE_OK
 }
 
-// walWrite is the xWrite of a wrapped WAL file: it appends to the buffer
-// when the write continues it and fits, and otherwise writes the buffer
-// out first.
-func walWrite(tls *libc.TLS, pFile, zBuf uintptr, iAmt int32, iOfst int64) int32 {
-	w := lookupWAL(pFile)
-	if w == nil {
-		return baseWrite(tls, pFile, zBuf, iAmt, iOfst)
+// walWriteThrough writes n bytes at buf to the WAL file pFile at offset
+// off through the unix VFS.
+func walWriteThrough(tls *libc.TLS, pFile, buf uintptr, n int32, off int64) int32 {
+	walStats.flushes.Add(1)
+	if f := walFault.Load(); f != nil {
+		filesMu.Lock()
+		name := walNames[pFile]
+		filesMu.Unlock()
+		if rc := (*f)(name); rc != sqlite3.SQLITE_OK {
+			return rc
+		}
 	}
+	return (*(*func(*libc.TLS, uintptr, uintptr, int32, int64) int32)(unsafe.Pointer(&struct{ uintptr }{baseWALMethods.FxWrite})))(tls, pFile, buf, n, off)
+}
+
+// walWrite is the xWrite of a WAL file: it appends to the buffer when the
+// write continues it and fits, and otherwise writes the buffer out first.
+func walWrite(tls *libc.TLS, pFile, zBuf uintptr, iAmt int32, iOfst int64) int32 {
 	walStats.writes.Add(1)
-	n := int(iAmt)
-	if w.len > 0 && (iOfst != w.start+int64(w.len) || w.len+n > walBufMax) {
+	w := state(pFile)
+	if w.err != sqlite3.SQLITE_OK {
+		return w.err
+	}
+	n := int64(iAmt)
+	if w.len > 0 && (iOfst != w.start+w.len || w.len+n > walBufMax) {
 		if rc := w.flush(tls, pFile); rc != sqlite3.SQLITE_OK {
 			return rc
 		}
 	}
 	if n > walBufMax {
-		return walWriteThrough(tls, w, pFile, zBuf, iAmt, iOfst)
+		return writeThroughSticky(tls, w, pFile, zBuf, iAmt, iOfst)
 	}
 	if w.len+n > w.cap {
 		c := max(w.cap, 64<<10)
@@ -272,7 +346,7 @@ func walWrite(tls *libc.TLS, pFile, zBuf uintptr, iAmt int32, iOfst int64) int32
 			if rc := w.flush(tls, pFile); rc != sqlite3.SQLITE_OK {
 				return rc
 			}
-			return walWriteThrough(tls, w, pFile, zBuf, iAmt, iOfst)
+			return writeThroughSticky(tls, w, pFile, zBuf, iAmt, iOfst)
 		}
 		w.buf, w.cap = p, c
 	}
@@ -284,55 +358,96 @@ func walWrite(tls *libc.TLS, pFile, zBuf uintptr, iAmt int32, iOfst int64) int32
 	return sqlite3.SQLITE_OK
 }
 
+// writeThroughSticky writes past the buffer, which is empty; a failure
+// sticks like a failed write-out.
+func writeThroughSticky(tls *libc.TLS, w *walState, pFile, zBuf uintptr, iAmt int32, iOfst int64) int32 {
+	if rc := walWriteThrough(tls, pFile, zBuf, iAmt, iOfst); rc != sqlite3.SQLITE_OK {
+		w.err = sqlite3.SQLITE_IOERR_WRITE
+		return w.err
+	}
+	return sqlite3.SQLITE_OK
+}
+
 func walRead(tls *libc.TLS, pFile, zBuf uintptr, iAmt int32, iOfst int64) int32 {
-	if rc := lookupWAL(pFile).flush(tls, pFile); rc != sqlite3.SQLITE_OK {
+	if rc := state(pFile).flush(tls, pFile); rc != sqlite3.SQLITE_OK {
 		return rc
 	}
-	return (*(*func(*libc.TLS, uintptr, uintptr, int32, int64) int32)(unsafe.Pointer(&struct{ uintptr }{baseMethods.FxRead})))(tls, pFile, zBuf, iAmt, iOfst)
+	return (*(*func(*libc.TLS, uintptr, uintptr, int32, int64) int32)(unsafe.Pointer(&struct{ uintptr }{baseWALMethods.FxRead})))(tls, pFile, zBuf, iAmt, iOfst)
 }
 
 func walTruncate(tls *libc.TLS, pFile uintptr, size int64) int32 {
-	if rc := lookupWAL(pFile).flush(tls, pFile); rc != sqlite3.SQLITE_OK {
+	if rc := state(pFile).flush(tls, pFile); rc != sqlite3.SQLITE_OK {
 		return rc
 	}
-	return (*(*func(*libc.TLS, uintptr, int64) int32)(unsafe.Pointer(&struct{ uintptr }{baseMethods.FxTruncate})))(tls, pFile, size)
+	return (*(*func(*libc.TLS, uintptr, int64) int32)(unsafe.Pointer(&struct{ uintptr }{baseWALMethods.FxTruncate})))(tls, pFile, size)
 }
 
 func walSync(tls *libc.TLS, pFile uintptr, flags int32) int32 {
-	if rc := lookupWAL(pFile).flush(tls, pFile); rc != sqlite3.SQLITE_OK {
+	if rc := state(pFile).flush(tls, pFile); rc != sqlite3.SQLITE_OK {
 		return rc
 	}
-	return (*(*func(*libc.TLS, uintptr, int32) int32)(unsafe.Pointer(&struct{ uintptr }{baseMethods.FxSync})))(tls, pFile, flags)
+	return (*(*func(*libc.TLS, uintptr, int32) int32)(unsafe.Pointer(&struct{ uintptr }{baseWALMethods.FxSync})))(tls, pFile, flags)
 }
 
 func walFileSize(tls *libc.TLS, pFile, pSize uintptr) int32 {
-	if rc := lookupWAL(pFile).flush(tls, pFile); rc != sqlite3.SQLITE_OK {
+	if rc := state(pFile).flush(tls, pFile); rc != sqlite3.SQLITE_OK {
 		return rc
 	}
-	return (*(*func(*libc.TLS, uintptr, uintptr) int32)(unsafe.Pointer(&struct{ uintptr }{baseMethods.FxFileSize})))(tls, pFile, pSize)
+	return (*(*func(*libc.TLS, uintptr, uintptr) int32)(unsafe.Pointer(&struct{ uintptr }{baseWALMethods.FxFileSize})))(tls, pFile, pSize)
 }
 
 func walFileControl(tls *libc.TLS, pFile uintptr, op int32, pArg uintptr) int32 {
-	if rc := lookupWAL(pFile).flush(tls, pFile); rc != sqlite3.SQLITE_OK {
+	if rc := state(pFile).flush(tls, pFile); rc != sqlite3.SQLITE_OK {
 		return rc
 	}
-	return (*(*func(*libc.TLS, uintptr, int32, uintptr) int32)(unsafe.Pointer(&struct{ uintptr }{baseMethods.FxFileControl})))(tls, pFile, op, pArg)
+	return (*(*func(*libc.TLS, uintptr, int32, uintptr) int32)(unsafe.Pointer(&struct{ uintptr }{baseWALMethods.FxFileControl})))(tls, pFile, op, pArg)
 }
 
-// walClose writes the buffer out, frees it and closes the file; the file
-// is closed even when the write fails.
+// walClose frees the buffer and closes the file. Whatever is still
+// buffered is dropped, not written: it can only be frames of a transaction
+// that never committed (with synchronous=FULL a commit leaves the buffer
+// empty), and the connection may no longer hold the write lock.
 func walClose(tls *libc.TLS, pFile uintptr) int32 {
-	w := lookupWAL(pFile)
-	rc := w.flush(tls, pFile)
-	walFilesMu.Lock()
-	delete(walFiles, pFile)
-	walFilesMu.Unlock()
-	if w != nil && w.buf != 0 {
+	w := state(pFile)
+	if w.len > 0 {
+		walStats.dropped.Add(1)
+	}
+	filesMu.Lock()
+	delete(walByConn, connFile{tls, walNames[pFile]})
+	delete(walNames, pFile)
+	filesMu.Unlock()
+	if w.buf != 0 {
 		libc.Xfree(tls, w.buf)
 	}
-	closeRC := (*(*func(*libc.TLS, uintptr) int32)(unsafe.Pointer(&struct{ uintptr }{baseMethods.FxClose})))(tls, pFile)
-	if rc != sqlite3.SQLITE_OK {
-		return rc
+	*w = walState{}
+	return (*(*func(*libc.TLS, uintptr) int32)(unsafe.Pointer(&struct{ uintptr }{baseWALMethods.FxClose})))(tls, pFile)
+}
+
+// mainShmLock is the xShmLock of a main database file. When the connection
+// gives up the WAL's write lock, it first empties the buffer of its WAL file
+// and clears a sticky error: whatever is still buffered belongs to a
+// transaction that rolled back.
+func mainShmLock(tls *libc.TLS, pFile uintptr, ofst, n, flags int32) int32 {
+	if flags == sqlite3.SQLITE_SHM_UNLOCK|sqlite3.SQLITE_SHM_EXCLUSIVE && ofst <= walWriteLock && walWriteLock < ofst+n {
+		filesMu.Lock()
+		wal, ok := walByConn[connFile{tls, mainWAL[pFile]}]
+		filesMu.Unlock()
+		if ok {
+			w := state(wal)
+			if w.len > 0 {
+				walStats.dropped.Add(1)
+			}
+			w.len, w.err = 0, sqlite3.SQLITE_OK
+		}
 	}
-	return closeRC
+	return (*(*func(*libc.TLS, uintptr, int32, int32, int32) int32)(unsafe.Pointer(&struct{ uintptr }{baseMainMethods.FxShmLock})))(tls, pFile, ofst, n, flags)
+}
+
+// mainClose forgets the main file and closes it.
+func mainClose(tls *libc.TLS, pFile uintptr) int32 {
+	filesMu.Lock()
+	delete(mainWAL, pFile)
+	filesMu.Unlock()
+	*state(pFile) = walState{}
+	return (*(*func(*libc.TLS, uintptr) int32)(unsafe.Pointer(&struct{ uintptr }{baseMainMethods.FxClose})))(tls, pFile)
 }

@@ -8,7 +8,9 @@ import (
 	"database/sql"
 	"errors"
 	"path/filepath"
+	"slices"
 	"sync"
+	"sync/atomic"
 	"testing"
 
 	sqlite3 "modernc.org/sqlite/lib"
@@ -87,14 +89,7 @@ func reopen(t *testing.T, s *Store, path string) *Store {
 // integrity_check.
 func TestWALVFSSpill(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "spill.db")
-	open := func() *sql.DB {
-		db, err := sql.Open("sqlite", dsn(path, false, busyTimeout, defaultCheckpointConfig.walSizeLimit)+"&_pragma=cache_size(8)")
-		if err != nil {
-			t.Fatal(err)
-		}
-		db.SetMaxOpenConns(1)
-		return db
-	}
+	open := func() *sql.DB { return openRaw(t, path, "&_pragma=cache_size(8)") }
 	ctx := t.Context()
 	db := open()
 	if _, err := db.ExecContext(ctx, `CREATE TABLE t (k INTEGER PRIMARY KEY, v BLOB NOT NULL)`); err != nil {
@@ -178,6 +173,166 @@ func TestWALVFSSpill(t *testing.T) {
 	if err := db.QueryRowContext(ctx, `PRAGMA integrity_check`).Scan(&ok); err != nil || ok != "ok" {
 		t.Errorf("integrity_check = %q, %v", ok, err)
 	}
+}
+
+// openRaw opens a pool of one connection to the database at path with the
+// store's DSN plus extra, outside any Store.
+func openRaw(t *testing.T, path, extra string) *sql.DB {
+	t.Helper()
+	db, err := sql.Open("sqlite", dsn(path, false, busyTimeout, defaultCheckpointConfig.walSizeLimit)+extra)
+	if err != nil {
+		t.Fatal(err)
+	}
+	db.SetMaxOpenConns(1)
+	t.Cleanup(func() { db.Close() })
+	return db
+}
+
+// fillRows creates table t with n rows of 900 bytes and empties the WAL
+// into the database, so the next transaction writes from its start.
+func fillRows(t *testing.T, db *sql.DB, n int) map[int64][]byte {
+	t.Helper()
+	ctx := t.Context()
+	if _, err := db.ExecContext(ctx, `CREATE TABLE t (k INTEGER PRIMARY KEY, v BLOB NOT NULL)`); err != nil {
+		t.Fatal(err)
+	}
+	want := make(map[int64][]byte, n)
+	for k := range int64(n) {
+		want[k] = make([]byte, 900)
+		if _, err := db.ExecContext(ctx, `INSERT INTO t (k, v) VALUES (?, ?)`, k, want[k]); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if _, err := db.ExecContext(ctx, `PRAGMA wal_checkpoint(TRUNCATE)`); err != nil {
+		t.Fatal(err)
+	}
+	return want
+}
+
+// spill inserts 300 rows of random bytes into t in tx, more than the page
+// cache of a connection opened with cache_size(8) holds, so SQLite writes
+// frames to the WAL before the commit.
+func spill(t *testing.T, tx *sql.Tx) {
+	t.Helper()
+	for k := int64(1000); k < 1300; k++ {
+		if _, err := tx.ExecContext(t.Context(), `INSERT INTO t (k, v) VALUES (?, randomblob(900))`, k); err != nil {
+			t.Fatal(err)
+		}
+	}
+}
+
+// checkIntegrity fails t unless PRAGMA integrity_check passes on db.
+func checkIntegrity(t *testing.T, db querier) {
+	t.Helper()
+	var ok string
+	rows, err := db.QueryContext(t.Context(), `PRAGMA integrity_check`)
+	if err == nil {
+		defer rows.Close()
+		if rows.Next() {
+			err = rows.Scan(&ok)
+		}
+	}
+	if err != nil || ok != "ok" {
+		t.Errorf("integrity_check = %.300q, %v", ok, err)
+	}
+}
+
+// TestWALVFSRollbackDropsBuffer: a transaction spills frames into the
+// buffer and rolls back; another connection (as another process might)
+// then commits frames at the same offsets of the WAL. The first
+// connection's buffer must never reach the file, not when it closes and not
+// when it writes again.
+func TestWALVFSRollbackDropsBuffer(t *testing.T) {
+	for _, then := range []string{"close", "write"} {
+		t.Run(then, func(t *testing.T) {
+			path := filepath.Join(t.TempDir(), "rollback.db")
+			ctx := t.Context()
+			a := openRaw(t, path, "&_pragma=cache_size(8)")
+			want := fillRows(t, a, 200)
+			b := openRaw(t, path, "")
+			checkRows(t, b, want) // b's connection is open from here on
+
+			dropped := walStats.dropped.Load()
+			tx, err := a.BeginTx(ctx, nil)
+			if err != nil {
+				t.Fatal(err)
+			}
+			spill(t, tx)
+			if err := tx.Rollback(); err != nil {
+				t.Fatal(err)
+			}
+			if walStats.dropped.Load() == dropped {
+				t.Error("the rollback left nothing in the buffer to drop: did the transaction spill?")
+			}
+
+			v := bytes.Repeat([]byte{0xab}, 900)
+			if _, err := b.ExecContext(ctx, `UPDATE t SET v = ?`, v); err != nil {
+				t.Fatal(err)
+			}
+			for k := range want {
+				want[k] = v
+			}
+			switch then {
+			case "close":
+				a.Close()
+			case "write":
+				if _, err := a.ExecContext(ctx, `INSERT INTO t (k, v) VALUES (5000, ?)`, v); err != nil {
+					t.Fatal(err)
+				}
+				want[5000] = v
+			}
+			c := openRaw(t, path, "")
+			checkIntegrity(t, c)
+			checkRows(t, c, want)
+		})
+	}
+}
+
+// TestWALVFSFailedReadFlush: writing the buffer out fails with a full disk
+// while SQLite reads the WAL in the middle of a transaction. SQLite treats a
+// full disk on a read as the statement's failure alone and would go on with
+// the transaction, without the frames the buffer held; the transaction must
+// fail instead, and the database stay as it was.
+func TestWALVFSFailedReadFlush(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "full.db")
+	ctx := t.Context()
+	db := openRaw(t, path, "&_pragma=cache_size(8)")
+	want := fillRows(t, db, 400)
+
+	tx, err := db.BeginTx(ctx, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	spill(t, tx)
+	var fails atomic.Int32
+	fault := func(string) int32 {
+		if fails.Add(1) == 1 {
+			return sqlite3.SQLITE_FULL
+		}
+		return sqlite3.SQLITE_OK
+	}
+	walFault.Store(&fault)
+	_, uerr := tx.ExecContext(ctx, `UPDATE t SET v = randomblob(900) WHERE k >= 1000 AND k < 1003`)
+	walFault.Store(nil)
+	if fails.Load() == 0 {
+		t.Fatal("the statement wrote nothing out: did the transaction spill?")
+	}
+	if uerr == nil {
+		t.Error("the statement whose write-out failed succeeded")
+	}
+	if err := tx.Commit(); err == nil {
+		t.Error("COMMIT after a failed write-out succeeded")
+	}
+
+	other := openRaw(t, path, "")
+	checkIntegrity(t, other)
+	checkRows(t, other, want)
+	// The connection works again once the transaction is over.
+	if _, err := db.ExecContext(ctx, `INSERT INTO t (k, v) VALUES (9000, x'00')`); err != nil {
+		t.Errorf("INSERT after the failed transaction: %v", err)
+	}
+	want[9000] = []byte{0}
+	checkRows(t, other, want)
 }
 
 type querier interface {
@@ -268,29 +423,27 @@ func TestWALVFSWriteFails(t *testing.T) {
 	}
 }
 
-// TestWALVFSOnlyWAL checks that only WAL files are wrapped: the database
-// file keeps the unix VFS's methods.
+// TestWALVFSOnlyWAL checks which files the WAL VFS wraps: the WAL file,
+// which buffers, and the main database file, whose xShmLock drops what a
+// rolled-back transaction left in the buffer.
 func TestWALVFSOnlyWAL(t *testing.T) {
 	s, path := openTest(t)
 	if err := s.Create(t.Context(), storetest.NewMeeting(owner, 1), store.Quota{}); err != nil {
 		t.Fatal(err)
 	}
-	walFilesMu.Lock()
-	var names []string
-	for _, w := range walFiles {
-		names = append(names, w.path)
+	filesMu.Lock()
+	var wals, mains []string
+	for _, n := range walNames {
+		wals = append(wals, n)
 	}
-	walFilesMu.Unlock()
-	found := false
-	for _, n := range names {
-		if n == path {
-			t.Errorf("the database file %s is wrapped", n)
-		}
-		if n == path+"-wal" {
-			found = true
-		}
+	for _, n := range mainWAL {
+		mains = append(mains, n)
 	}
-	if !found {
-		t.Errorf("wrapped files %q do not include %s-wal", names, path)
+	filesMu.Unlock()
+	if !slices.Contains(wals, path+"-wal") || slices.Contains(wals, path) {
+		t.Errorf("buffered files %q, want %s-wal and not the database", wals, path)
+	}
+	if !slices.Contains(mains, path+"-wal") {
+		t.Errorf("main files wrapped for WALs %q, want %s-wal", mains, path)
 	}
 }
