@@ -45,10 +45,17 @@ import (
 //     lock, and every commit ends with xSync, so what is still buffered
 //     when the connection gives up that lock is frames of a transaction
 //     that rolled back (it spilled pages to the WAL before failing). They
-//     are dropped there (the database file's xShmLock is wrapped for this):
-//     written out later, they would land on frames that another
+//     are dropped there (the main database file's xShmLock is wrapped for
+//     this): written out later, they would land on frames that another
 //     connection, or another process, has committed since. For the same
 //     reason xClose drops the buffer instead of writing it.
+//   - The buffer is used only while that holds: each WAL file knows the
+//     Wal object of SQLite's that opened it, and writes through, unbuffered,
+//     unless the Wal holds the write lock (always, when SQLite writes), is
+//     not in exclusive locking mode (which takes no shm locks, so no unlock
+//     would drop a rolled-back transaction's frames) and does not pad
+//     commits to a sector boundary (with power-safe overwrite off, which
+//     writes the end of a commit's last frame after the commit's sync).
 //   - A failed write-out sticks: every later write, read, sync, size or
 //     file-control call on that WAL file fails with SQLITE_IOERR_WRITE
 //     until the connection gives up the write lock. SQLite then fails the
@@ -57,11 +64,14 @@ import (
 //     is never reported as SQLITE_FULL, which SQLite treats as a failure of
 //     the statement alone.
 //
-// Only files SQLite opens as WAL files (SQLITE_OPEN_WAL) buffer; of the
-// main database files only xShmLock is wrapped, and every other file keeps
-// the unix VFS's methods as they are. Each file SQLite opens through this
-// VFS carries a walState after the unix VFS's own fields, so the methods
-// find their state without a lock or a map.
+// Only WAL files buffer; of the main database files only xShmLock is
+// wrapped, and every other file keeps the unix VFS's methods. Each file
+// opened through this VFS carries a walState after the unix VFS's own
+// fields, which ties a WAL file to its Wal and a main file to its
+// connection's WAL file, so the methods need no lock or map. Finding the
+// Wal relies on how sqlite3WalOpen allocates it (the WAL file right after
+// it); vfsOpen checks that layout on every open and leaves a WAL file it
+// does not recognise unbuffered.
 
 // walVFSName is the name the WAL VFS is registered under; dsnParams
 // selects it for every connection, so all of them open their files through
@@ -91,17 +101,37 @@ type (
 
 // walState is what the WAL VFS keeps in each file SQLite opens through it,
 // after the unix VFS's fields: plain words, since the memory is SQLite's.
-// For a WAL file, buf holds len buffered bytes (of cap allocated, C memory)
-// that belong at file offset start, and err is the sticky error of a failed
-// write-out. SQLite uses a file from one connection at a time, so the
-// state needs no lock.
+// SQLite uses a file from one connection at a time, so it needs no lock.
 type walState struct {
+	// kind is fileWAL or fileMain for the files the VFS wraps.
+	kind int32
+	// err is a WAL file's sticky error: a failed write-out.
+	err int32
+	// link is, for a WAL file, the address of SQLite's Wal object that
+	// opened it (its write lock and modes say whether to buffer); for a
+	// main database file, the address of its connection's open WAL file,
+	// or 0.
+	link uintptr
+	// buf holds len buffered bytes of a WAL file (of cap allocated, C
+	// memory) that belong at file offset start.
 	buf   uintptr
 	cap   int64
 	len   int64
 	start int64
-	err   int32
 }
+
+// Kinds of files in walState.kind.
+const (
+	fileOther int32 = iota // not wrapped: the unix VFS's methods
+	fileWAL                // a WAL file, which buffers
+	fileMain               // a main database file, whose xShmLock is wrapped
+)
+
+// sqliteWal is SQLite's Wal object (wal.c), as modernc.org/sqlite
+// transpiled it. sqlite3WalOpen allocates it with the WAL file right after
+// it, and sets pDbFd, pWalFd and zWalName before it opens the file; vfsOpen
+// checks all three before it trusts the layout.
+type sqliteWal = sqlite3.TWal
 
 var (
 	walVFSOnce sync.Once
@@ -123,22 +153,16 @@ var (
 	baseMainMethods *cIOMethods
 	mainMethods     cIOMethods
 
-	// filesMu guards the maps that tie a main database file to the WAL
-	// file of the same connection, which its xShmLock empties: mainWAL
-	// maps each wrapped main file to the name of its WAL, walByConn each
-	// open WAL file by its connection (modernc.org/sqlite gives every
-	// connection a TLS of its own, which it passes to every call) and name.
-	// walNames, the name of each open WAL file, is for walFault.
-	filesMu   sync.Mutex
-	mainWAL   = map[uintptr]string{}
-	walByConn = map[connFile]uintptr{}
-	walNames  = map[uintptr]string{}
+	// walNames maps each wrapped WAL file to its name, for walFault and
+	// tests.
+	walNamesMu sync.Mutex
+	walNames   = map[uintptr]string{}
 
 	// walStats counts what the buffers did, for tests.
 	walStats struct {
-		writes  atomic.Int64 // xWrite calls on WAL files
+		writes  atomic.Int64 // xWrite calls on wrapped WAL files
 		flushes atomic.Int64 // writes the buffers made to the unix VFS
-		dropped atomic.Int64 // buffers emptied unwritten at the write lock's release
+		dropped atomic.Int64 // buffers emptied unwritten
 	}
 
 	// walFault, when set, is asked before each write a buffer makes to
@@ -146,12 +170,6 @@ var (
 	// write instead. Tests set it to make a file fail.
 	walFault atomic.Pointer[func(name string) int32]
 )
-
-// connFile names one connection's handle of a file.
-type connFile struct {
-	tls  *libc.TLS
-	name string
-}
 
 // init registers the WAL VFS before any connection of this package can
 // name it; Open returns the error if that failed.
@@ -208,8 +226,8 @@ func state(pFile uintptr) *walState {
 	return (*walState)(cPointer(pFile + stateOff))
 }
 
-// vfsOpen is the WAL VFS's xOpen: the unix VFS's, then for a WAL file the
-// buffering methods and for a main database file the wrapped xShmLock.
+// vfsOpen is the WAL VFS's xOpen: the unix VFS's, then for a main database
+// file the wrapped xShmLock and for a WAL file the buffering methods.
 func vfsOpen(tls *libc.TLS, pVfs, zName, pFile uintptr, flags int32, pOutFlags uintptr) int32 {
 	*state(pFile) = walState{}
 	rc := (*(*func(*libc.TLS, uintptr, uintptr, uintptr, int32, uintptr) int32)(unsafe.Pointer(&struct{ uintptr }{baseVFS.FxOpen})))(tls, uintptr(unsafe.Pointer(baseVFS)), zName, pFile, flags, pOutFlags)
@@ -218,43 +236,34 @@ func vfsOpen(tls *libc.TLS, pVfs, zName, pFile uintptr, flags int32, pOutFlags u
 		return rc
 	}
 	methods := (*cIOMethods)(cPointer(f.FpMethods))
-	name := libc.GoString(zName)
 	switch {
+	case flags&sqlite3.SQLITE_OPEN_MAIN_DB != 0:
+		if adoptMethods(methods, &baseMainMethods, &mainMethods, setMainMethods) {
+			state(pFile).kind = fileMain
+			f.FpMethods = uintptr(unsafe.Pointer(&mainMethods))
+		}
 	case flags&sqlite3.SQLITE_OPEN_WAL != 0:
+		wal := pFile - unsafe.Sizeof(sqliteWal{})
+		w := (*sqliteWal)(cPointer(wal))
+		// Without its Wal object the buffer could not tell whether the
+		// connection holds the write lock, and without the main file's
+		// wrapped xShmLock nothing would drop what a rolled-back
+		// transaction left in it: such a file is not buffered.
+		if w.FpWalFd != pFile || w.FzWalName != zName || w.FpDbFd == 0 || state(w.FpDbFd).kind != fileMain {
+			return rc
+		}
 		if !adoptMethods(methods, &baseWALMethods, &walMethods, setWALMethods) {
 			return rc
 		}
-		filesMu.Lock()
-		defer filesMu.Unlock()
-		// Without a wrapped main file of that name nothing would drop
-		// what a rolled-back transaction left in the buffer.
-		if !mainFileOf(name) {
-			return rc
-		}
-		walByConn[connFile{tls, name}] = pFile
-		walNames[pFile] = name
+		st := state(pFile)
+		st.kind, st.link = fileWAL, wal
+		state(w.FpDbFd).link = pFile
+		walNamesMu.Lock()
+		walNames[pFile] = libc.GoString(zName)
+		walNamesMu.Unlock()
 		f.FpMethods = uintptr(unsafe.Pointer(&walMethods))
-	case flags&sqlite3.SQLITE_OPEN_MAIN_DB != 0:
-		if !adoptMethods(methods, &baseMainMethods, &mainMethods, setMainMethods) {
-			return rc
-		}
-		filesMu.Lock()
-		mainWAL[pFile] = name + "-wal"
-		filesMu.Unlock()
-		f.FpMethods = uintptr(unsafe.Pointer(&mainMethods))
 	}
 	return rc
-}
-
-// mainFileOf reports whether a wrapped main database file has the WAL
-// named wal. The caller holds filesMu.
-func mainFileOf(wal string) bool {
-	for _, w := range mainWAL {
-		if w == wal {
-			return true
-		}
-	}
-	return false
 }
 
 // adoptMethods makes *copy, on first use, a copy of methods with set's
@@ -285,6 +294,16 @@ func setMainMethods(m *cIOMethods) {
 	*(*func(*libc.TLS, uintptr, int32, int32, int32) int32)(unsafe.Pointer(&m.FxShmLock)) = mainShmLock
 }
 
+// mayBuffer reports whether a write to the WAL file w may wait in the
+// buffer: only while SQLite holds the WAL's write lock through the shm
+// locks, which mainShmLock watches (not in exclusive locking mode, which
+// takes no shm locks), and when it does not pad commits to a sector
+// boundary, which writes part of a frame after the commit's sync.
+func (w *walState) mayBuffer() bool {
+	wal := (*sqliteWal)(cPointer(w.link))
+	return wal.FwriteLock != 0 && wal.FexclusiveMode == 0 && wal.FpadToSectorBoundary == 0
+}
+
 // flush writes the buffered bytes to the file and empties the buffer. A
 // failure sticks (see the top of this file).
 func (w *walState) flush(tls *libc.TLS, pFile uintptr) int32 {
@@ -293,34 +312,39 @@ func (w *walState) flush(tls *libc.TLS, pFile uintptr) int32 {
 	}
 	n := w.len
 	w.len = 0
+	if rc := writeThrough(tls, pFile, w.buf, n, w.start); rc != sqlite3.SQLITE_OK {
+		w.err = sqlite3.SQLITE_IOERR_WRITE
+		return w.err
+	}
+	return sqlite3.SQLITE_OK
+}
+
+// writeThrough writes the n bytes at buf to the WAL file pFile at offset
+// off through the unix VFS, in chunks it accepts.
+func writeThrough(tls *libc.TLS, pFile, buf uintptr, n, off int64) int32 {
 	for done := int64(0); done < n; {
 		k := min(n-done, walWriteChunk)
-		if rc := walWriteThrough(tls, pFile, w.buf+uintptr(done), int32(k), w.start+done); rc != sqlite3.SQLITE_OK {
-			w.err = sqlite3.SQLITE_IOERR_WRITE
-			return w.err
+		walStats.flushes.Add(1)
+		if f := walFault.Load(); f != nil {
+			walNamesMu.Lock()
+			name := walNames[pFile]
+			walNamesMu.Unlock()
+			if rc := (*f)(name); rc != sqlite3.SQLITE_OK {
+				return rc
+			}
+		}
+		rc := (*(*func(*libc.TLS, uintptr, uintptr, int32, int64) int32)(unsafe.Pointer(&struct{ uintptr }{baseWALMethods.FxWrite})))(tls, pFile, buf+uintptr(done), int32(k), off+done)
+		if rc != sqlite3.SQLITE_OK {
+			return rc
 		}
 		done += k
 	}
 	return sqlite3.SQLITE_OK
 }
 
-// walWriteThrough writes n bytes at buf to the WAL file pFile at offset
-// off through the unix VFS.
-func walWriteThrough(tls *libc.TLS, pFile, buf uintptr, n int32, off int64) int32 {
-	walStats.flushes.Add(1)
-	if f := walFault.Load(); f != nil {
-		filesMu.Lock()
-		name := walNames[pFile]
-		filesMu.Unlock()
-		if rc := (*f)(name); rc != sqlite3.SQLITE_OK {
-			return rc
-		}
-	}
-	return (*(*func(*libc.TLS, uintptr, uintptr, int32, int64) int32)(unsafe.Pointer(&struct{ uintptr }{baseWALMethods.FxWrite})))(tls, pFile, buf, n, off)
-}
-
 // walWrite is the xWrite of a WAL file: it appends to the buffer when the
-// write continues it and fits, and otherwise writes the buffer out first.
+// write may be buffered, continues the buffered run and fits, and otherwise
+// writes the buffer out first.
 func walWrite(tls *libc.TLS, pFile, zBuf uintptr, iAmt int32, iOfst int64) int32 {
 	walStats.writes.Add(1)
 	w := state(pFile)
@@ -328,43 +352,34 @@ func walWrite(tls *libc.TLS, pFile, zBuf uintptr, iAmt int32, iOfst int64) int32
 		return w.err
 	}
 	n := int64(iAmt)
-	if w.len > 0 && (iOfst != w.start+w.len || w.len+n > walBufMax) {
+	buffer := w.mayBuffer() && n <= walBufMax
+	if w.len > 0 && (!buffer || iOfst != w.start+w.len || w.len+n > walBufMax) {
 		if rc := w.flush(tls, pFile); rc != sqlite3.SQLITE_OK {
 			return rc
 		}
 	}
-	if n > walBufMax {
-		return writeThroughSticky(tls, w, pFile, zBuf, iAmt, iOfst)
-	}
-	if w.len+n > w.cap {
+	if buffer && w.len+n > w.cap {
 		c := max(w.cap, 64<<10)
 		for c < w.len+n {
 			c *= 2
 		}
-		p := libc.Xrealloc(tls, w.buf, libc.Tsize_t(c))
-		if p == 0 { // out of memory: write through, unbuffered
+		if p := libc.Xrealloc(tls, w.buf, libc.Tsize_t(c)); p != 0 {
+			w.buf, w.cap = p, c
+		} else { // out of memory: write through, unbuffered
 			if rc := w.flush(tls, pFile); rc != sqlite3.SQLITE_OK {
 				return rc
 			}
-			return writeThroughSticky(tls, w, pFile, zBuf, iAmt, iOfst)
+			buffer = false
 		}
-		w.buf, w.cap = p, c
+	}
+	if !buffer {
+		return writeThrough(tls, pFile, zBuf, n, iOfst)
 	}
 	if w.len == 0 {
 		w.start = iOfst
 	}
 	copy(cBytes(w.buf+uintptr(w.len), n), cBytes(zBuf, n))
 	w.len += n
-	return sqlite3.SQLITE_OK
-}
-
-// writeThroughSticky writes past the buffer, which is empty; a failure
-// sticks like a failed write-out.
-func writeThroughSticky(tls *libc.TLS, w *walState, pFile, zBuf uintptr, iAmt int32, iOfst int64) int32 {
-	if rc := walWriteThrough(tls, pFile, zBuf, iAmt, iOfst); rc != sqlite3.SQLITE_OK {
-		w.err = sqlite3.SQLITE_IOERR_WRITE
-		return w.err
-	}
 	return sqlite3.SQLITE_OK
 }
 
@@ -403,19 +418,28 @@ func walFileControl(tls *libc.TLS, pFile uintptr, op int32, pArg uintptr) int32 
 	return (*(*func(*libc.TLS, uintptr, int32, uintptr) int32)(unsafe.Pointer(&struct{ uintptr }{baseWALMethods.FxFileControl})))(tls, pFile, op, pArg)
 }
 
+// drop empties the buffer without writing it and clears a sticky error.
+func (w *walState) drop() {
+	if w.len > 0 {
+		walStats.dropped.Add(1)
+	}
+	w.len, w.err = 0, sqlite3.SQLITE_OK
+}
+
 // walClose frees the buffer and closes the file. Whatever is still
 // buffered is dropped, not written: it can only be frames of a transaction
 // that never committed (with synchronous=FULL a commit leaves the buffer
 // empty), and the connection may no longer hold the write lock.
 func walClose(tls *libc.TLS, pFile uintptr) int32 {
 	w := state(pFile)
-	if w.len > 0 {
-		walStats.dropped.Add(1)
+	w.drop()
+	// SQLite closes a connection's WAL file before its main file.
+	if main := state((*sqliteWal)(cPointer(w.link)).FpDbFd); main.kind == fileMain && main.link == pFile {
+		main.link = 0
 	}
-	filesMu.Lock()
-	delete(walByConn, connFile{tls, walNames[pFile]})
+	walNamesMu.Lock()
 	delete(walNames, pFile)
-	filesMu.Unlock()
+	walNamesMu.Unlock()
 	if w.buf != 0 {
 		libc.Xfree(tls, w.buf)
 	}
@@ -424,30 +448,20 @@ func walClose(tls *libc.TLS, pFile uintptr) int32 {
 }
 
 // mainShmLock is the xShmLock of a main database file. When the connection
-// gives up the WAL's write lock, it first empties the buffer of its WAL file
+// gives up the WAL's write lock, it first drops the buffer of its WAL file
 // and clears a sticky error: whatever is still buffered belongs to a
 // transaction that rolled back.
 func mainShmLock(tls *libc.TLS, pFile uintptr, ofst, n, flags int32) int32 {
 	if flags == sqlite3.SQLITE_SHM_UNLOCK|sqlite3.SQLITE_SHM_EXCLUSIVE && ofst <= walWriteLock && walWriteLock < ofst+n {
-		filesMu.Lock()
-		wal, ok := walByConn[connFile{tls, mainWAL[pFile]}]
-		filesMu.Unlock()
-		if ok {
-			w := state(wal)
-			if w.len > 0 {
-				walStats.dropped.Add(1)
-			}
-			w.len, w.err = 0, sqlite3.SQLITE_OK
+		if wal := state(pFile).link; wal != 0 {
+			state(wal).drop()
 		}
 	}
 	return (*(*func(*libc.TLS, uintptr, int32, int32, int32) int32)(unsafe.Pointer(&struct{ uintptr }{baseMainMethods.FxShmLock})))(tls, pFile, ofst, n, flags)
 }
 
-// mainClose forgets the main file and closes it.
+// mainClose closes a main database file.
 func mainClose(tls *libc.TLS, pFile uintptr) int32 {
-	filesMu.Lock()
-	delete(mainWAL, pFile)
-	filesMu.Unlock()
 	*state(pFile) = walState{}
 	return (*(*func(*libc.TLS, uintptr) int32)(unsafe.Pointer(&struct{ uintptr }{baseMainMethods.FxClose})))(tls, pFile)
 }

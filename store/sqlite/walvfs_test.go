@@ -8,7 +8,6 @@ import (
 	"database/sql"
 	"errors"
 	"path/filepath"
-	"slices"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -423,27 +422,89 @@ func TestWALVFSWriteFails(t *testing.T) {
 	}
 }
 
-// TestWALVFSOnlyWAL checks which files the WAL VFS wraps: the WAL file,
-// which buffers, and the main database file, whose xShmLock drops what a
-// rolled-back transaction left in the buffer.
-func TestWALVFSOnlyWAL(t *testing.T) {
+// TestWALVFSLinks checks which files the WAL VFS wraps and how it ties them
+// together: the store's WAL file buffers, knows the Wal object that opened
+// it, and is known to the main database file of the same connection, whose
+// xShmLock drops what a rolled-back transaction left in the buffer.
+func TestWALVFSLinks(t *testing.T) {
 	s, path := openTest(t)
 	if err := s.Create(t.Context(), storetest.NewMeeting(owner, 1), store.Quota{}); err != nil {
 		t.Fatal(err)
 	}
-	filesMu.Lock()
-	var wals, mains []string
-	for _, n := range walNames {
-		wals = append(wals, n)
+	walNamesMu.Lock()
+	defer walNamesMu.Unlock()
+	n := 0
+	for pFile, name := range walNames {
+		if name != path+"-wal" {
+			continue
+		}
+		n++
+		st := state(pFile)
+		wal := (*sqliteWal)(cPointer(st.link))
+		if st.kind != fileWAL || wal.FpWalFd != pFile {
+			t.Errorf("WAL file %#x: kind %d, its Wal's file %#x", pFile, st.kind, wal.FpWalFd)
+			continue
+		}
+		if main := state(wal.FpDbFd); main.kind != fileMain || main.link != pFile {
+			t.Errorf("WAL file %#x: main file kind %d links %#x", pFile, main.kind, main.link)
+		}
 	}
-	for _, n := range mainWAL {
-		mains = append(mains, n)
+	// The writer's, the checkpointer's and at least one reader's.
+	if n < 3 {
+		t.Errorf("%d wrapped WAL files named %s-wal, want at least 3", n, path)
 	}
-	filesMu.Unlock()
-	if !slices.Contains(wals, path+"-wal") || slices.Contains(wals, path) {
-		t.Errorf("buffered files %q, want %s-wal and not the database", wals, path)
-	}
-	if !slices.Contains(mains, path+"-wal") {
-		t.Errorf("main files wrapped for WALs %q, want %s-wal", mains, path)
+}
+
+// TestWALVFSUnbufferedModes: in exclusive locking mode SQLite takes no shm
+// locks, so nothing would tell the buffer that a transaction rolled back,
+// and with power-safe overwrite off it writes the end of a commit's last
+// frame after the commit's sync; in both the WAL file must write through.
+// Each case spills a transaction, rolls it back, lets another connection
+// commit over the same part of the WAL, and then reads everything back.
+func TestWALVFSUnbufferedModes(t *testing.T) {
+	for _, tt := range []struct{ name, extra string }{
+		{"exclusive", ""},
+		{"psow=0", "&psow=0"},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			path := filepath.Join(t.TempDir(), "mode.db")
+			ctx := t.Context()
+			a := openRaw(t, path, "&_pragma=cache_size(8)"+tt.extra)
+			want := fillRows(t, a, 200)
+			if tt.name == "exclusive" {
+				// Entered after the WAL, so that it can be left again.
+				if _, err := a.ExecContext(ctx, `PRAGMA locking_mode=EXCLUSIVE`); err != nil {
+					t.Fatal(err)
+				}
+			}
+			tx, err := a.BeginTx(ctx, nil)
+			if err != nil {
+				t.Fatal(err)
+			}
+			spill(t, tx)
+			if err := tx.Rollback(); err != nil {
+				t.Fatal(err)
+			}
+			if tt.name == "exclusive" {
+				// Give the file back so another connection can write.
+				if _, err := a.ExecContext(ctx, `PRAGMA locking_mode=NORMAL`); err != nil {
+					t.Fatal(err)
+				}
+				checkRows(t, a, want)
+			}
+			b := openRaw(t, path, tt.extra)
+			v := bytes.Repeat([]byte{0xcd}, 900)
+			if _, err := b.ExecContext(ctx, `UPDATE t SET v = ?`, v); err != nil {
+				t.Fatal(err)
+			}
+			for k := range want {
+				want[k] = v
+			}
+			checkRows(t, a, want)
+			checkRows(t, b, want)
+			a.Close()
+			checkIntegrity(t, b)
+			checkRows(t, b, want)
+		})
 	}
 }
