@@ -220,6 +220,20 @@ func spill(t *testing.T, tx *sql.Tx) {
 	}
 }
 
+// spillAndRollBack runs a transaction on db that spills (see spill) and
+// rolls it back.
+func spillAndRollBack(t *testing.T, db *sql.DB) {
+	t.Helper()
+	tx, err := db.BeginTx(t.Context(), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	spill(t, tx)
+	if err := tx.Rollback(); err != nil {
+		t.Fatal(err)
+	}
+}
+
 // checkIntegrity fails t unless PRAGMA integrity_check passes on db.
 func checkIntegrity(t *testing.T, db querier) {
 	t.Helper()
@@ -252,14 +266,7 @@ func TestWALVFSRollbackDropsBuffer(t *testing.T) {
 			checkRows(t, b, want) // b's connection is open from here on
 
 			dropped := walStats.dropped.Load()
-			tx, err := a.BeginTx(ctx, nil)
-			if err != nil {
-				t.Fatal(err)
-			}
-			spill(t, tx)
-			if err := tx.Rollback(); err != nil {
-				t.Fatal(err)
-			}
+			spillAndRollBack(t, a)
 			if walStats.dropped.Load() == dropped {
 				t.Error("the rollback left nothing in the buffer to drop: did the transaction spill?")
 			}
@@ -477,14 +484,7 @@ func TestWALVFSUnbufferedModes(t *testing.T) {
 					t.Fatal(err)
 				}
 			}
-			tx, err := a.BeginTx(ctx, nil)
-			if err != nil {
-				t.Fatal(err)
-			}
-			spill(t, tx)
-			if err := tx.Rollback(); err != nil {
-				t.Fatal(err)
-			}
+			spillAndRollBack(t, a)
 			if tt.name == "exclusive" {
 				// Give the file back so another connection can write.
 				if _, err := a.ExecContext(ctx, `PRAGMA locking_mode=NORMAL`); err != nil {
