@@ -1,6 +1,7 @@
 package sqlite
 
 import (
+	"encoding/binary"
 	"sync"
 	"sync/atomic"
 	"unsafe"
@@ -23,16 +24,18 @@ import (
 // 155 µs.
 //
 // Durability is unchanged because nothing SQLite relies on is deferred past
-// a point where it could observe the difference. This needs
-// synchronous=FULL, which dsnParams sets for every connection:
+// a point where it could observe the difference:
 //   - Before xSync the buffer is written out, so the fsync that makes a
-//     commit durable covers every frame of it. With synchronous=FULL SQLite
-//     syncs every commit before it publishes the commit in the wal-index,
-//     so other connections never read a frame that is still buffered.
-//     (With NORMAL it would publish without a sync, so this VFS must not
-//     be used with it.) Before xSync a frame is not durable anyway, with or
-//     without the buffer: a crash may lose any unsynced write, and WAL
-//     recovery discards frames whose checksums or salts do not match.
+//     commit durable covers every frame of it (dsnParams sets
+//     synchronous=FULL, so every commit syncs). Before xSync a frame is not
+//     durable anyway, with or without the buffer: a crash may lose any
+//     unsynced write, and WAL recovery discards frames whose checksums or
+//     salts do not match.
+//   - The buffer is written out, too, right after the page of a commit
+//     frame (the one whose header carries the database size): SQLite
+//     publishes the commit in the wal-index after that frame (and its
+//     sync, with FULL), so other connections never read a frame that is
+//     still buffered, whatever the synchronous setting.
 //   - Before xRead, xFileSize, xTruncate and xFileControl the buffer is
 //     written out too, so SQLite reads back exactly what it wrote (it
 //     rereads frames of its own transaction when it rewrites their
@@ -91,6 +94,10 @@ const (
 	// walWriteLock is the offset of the WAL write lock among the shm
 	// locks (WAL_WRITE_LOCK in wal.c).
 	walWriteLock = 0
+	// walFrameHeader is the size of a WAL frame's header, which SQLite
+	// writes on its own before the page; bytes 4 to 8 hold, big-endian,
+	// the database size after a commit, 0 in every other frame.
+	walFrameHeader = 24
 )
 
 type (
@@ -107,6 +114,9 @@ type walState struct {
 	kind int32
 	// err is a WAL file's sticky error: a failed write-out.
 	err int32
+	// commitPage says the last write was the header of a commit frame,
+	// so the next one, its page, ends the commit's frames.
+	commitPage int32
 	// link is, for a WAL file, the address of SQLite's Wal object that
 	// opened it (its write lock and modes say whether to buffer); for a
 	// main database file, the address of its connection's open WAL file,
@@ -172,7 +182,9 @@ var (
 )
 
 // init registers the WAL VFS before any connection of this package can
-// name it; Open returns the error if that failed.
+// name it; Open returns the error if that failed. Registering initialises
+// SQLite, so in a process that imports this package SQLite's global
+// configuration (sqlite.RegisterPageCache, say) can no longer be changed.
 func init() { _ = registerWALVFS() }
 
 // registerWALVFS registers the WAL VFS, once per process.
@@ -372,6 +384,11 @@ func walWrite(tls *libc.TLS, pFile, zBuf uintptr, iAmt int32, iOfst int64) int32
 			buffer = false
 		}
 	}
+	commitPage := w.commitPage != 0
+	w.commitPage = 0
+	if n == walFrameHeader && binary.BigEndian.Uint32(cBytes(zBuf+4, 4)) != 0 {
+		w.commitPage = 1
+	}
 	if !buffer {
 		return writeThrough(tls, pFile, zBuf, n, iOfst)
 	}
@@ -380,6 +397,12 @@ func walWrite(tls *libc.TLS, pFile, zBuf uintptr, iAmt int32, iOfst int64) int32
 	}
 	copy(cBytes(w.buf+uintptr(w.len), n), cBytes(zBuf, n))
 	w.len += n
+	if commitPage {
+		// The commit's last frame: with synchronous=FULL its xSync comes
+		// next and would write the buffer out anyway; with NORMAL there is
+		// none, and SQLite publishes the commit right after this.
+		return w.flush(tls, pFile)
+	}
 	return sqlite3.SQLITE_OK
 }
 
@@ -431,15 +454,15 @@ func (w *walState) drop() {
 // that never committed (with synchronous=FULL a commit leaves the buffer
 // empty), and the connection may no longer hold the write lock.
 func walClose(tls *libc.TLS, pFile uintptr) int32 {
+	walNamesMu.Lock()
+	delete(walNames, pFile)
+	walNamesMu.Unlock()
 	w := state(pFile)
 	w.drop()
 	// SQLite closes a connection's WAL file before its main file.
 	if main := state((*sqliteWal)(cPointer(w.link)).FpDbFd); main.kind == fileMain && main.link == pFile {
 		main.link = 0
 	}
-	walNamesMu.Lock()
-	delete(walNames, pFile)
-	walNamesMu.Unlock()
 	if w.buf != 0 {
 		libc.Xfree(tls, w.buf)
 	}

@@ -508,3 +508,26 @@ func TestWALVFSUnbufferedModes(t *testing.T) {
 		})
 	}
 }
+
+// TestWALVFSSynchronousNormal: without synchronous=FULL SQLite publishes a
+// commit without syncing the WAL first, so the buffer must be written out
+// at the commit frame itself, or other connections read frames that are not
+// in the file.
+func TestWALVFSSynchronousNormal(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "normal.db")
+	ctx := t.Context()
+	w := openRaw(t, path, "&_pragma=synchronous(NORMAL)")
+	if _, err := w.ExecContext(ctx, `CREATE TABLE t (k INTEGER PRIMARY KEY, v BLOB NOT NULL)`); err != nil {
+		t.Fatal(err)
+	}
+	r := openRaw(t, path, "")
+	want := map[int64][]byte{}
+	for k := range int64(5) {
+		want[k] = bytes.Repeat([]byte{byte(k)}, 3000)
+		if _, err := w.ExecContext(ctx, `INSERT INTO t (k, v) VALUES (?, ?)`, k, want[k]); err != nil {
+			t.Fatal(err)
+		}
+		checkRows(t, r, want)
+	}
+	checkIntegrity(t, r)
+}
