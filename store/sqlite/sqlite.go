@@ -17,10 +17,9 @@
 // journal_size_limit (see Checkpoints). Every connection opens its files
 // through the WAL VFS (walvfs.go), which hands SQLite's writes to the WAL
 // to the file together, before each fsync, instead of two system calls per
-// page. Reads use their own pool whose
-// connections are also query_only; writes use a pool of one connection
-// owned by the writer goroutine, and checkpoints one owned by the
-// checkpointer goroutine.
+// page. Reads use their own pool whose connections are also query_only;
+// writes use a pool of one connection owned by the writer goroutine, and
+// checkpoints one owned by the checkpointer goroutine.
 //
 // # Group commit
 //
