@@ -278,15 +278,15 @@ func vfsOpen(tls *libc.TLS, pVfs, zName, pFile uintptr, flags int32, pOutFlags u
 	return rc
 }
 
-// adoptMethods makes *copy, on first use, a copy of methods with set's
+// adoptMethods makes *dst, on first use, a copy of methods with set's
 // functions in place, and reports whether a file with methods may use it.
-func adoptMethods(methods *cIOMethods, base **cIOMethods, copy *cIOMethods, set func(*cIOMethods)) bool {
+func adoptMethods(methods *cIOMethods, base **cIOMethods, dst *cIOMethods, set func(*cIOMethods)) bool {
 	methodsMu.Lock()
 	defer methodsMu.Unlock()
 	if *base == nil {
 		*base = methods
-		*copy = *methods
-		set(copy)
+		*dst = *methods
+		set(dst)
 	}
 	return methods == *base
 }
