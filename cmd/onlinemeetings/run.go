@@ -42,6 +42,27 @@ flag name in upper case with '-' as '_' (e.g. --public-url → ONLINEMEETINGS_PU
 A flag on the command line wins over the environment.
 `
 
+const versionUsage = `Usage: onlinemeetings version
+
+Prints the version of this build (the commit it was built from, stamped by the
+Makefile; "dev" for a plain go build) and exits.
+`
+
+// runVersion prints the version, or its help for -h/--help. It takes no
+// other arguments.
+func runVersion(args []string, stdout io.Writer) error {
+	if len(args) > 0 {
+		switch args[0] {
+		case "-h", "-help", "--help":
+			fmt.Fprint(stdout, versionUsage)
+			return errHelp
+		}
+		return usagef("version takes no arguments, got %q", args[0])
+	}
+	fmt.Fprintln(stdout, "onlinemeetings", version)
+	return nil
+}
+
 // run is the whole program: it dispatches on the first argument. main only
 // wires it to the process (signals, arguments, environment, exit code).
 func run(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
@@ -56,7 +77,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	case "token":
 		err = runToken(rest, getenv, stdout, stderr)
 	case "version", "--version", "-version":
-		fmt.Fprintln(stdout, "onlinemeetings", version)
+		err = runVersion(rest, stdout)
 	case "help", "-h", "-help", "--help":
 		if len(rest) > 0 && rest[0] != "help" {
 			return run(ctx, []string{rest[0], "--help"}, getenv, stdout, stderr)

@@ -226,6 +226,10 @@ func TestParseServeConfigErrors(t *testing.T) {
 		{"negative duration", []string{"--shutdown-timeout", "-1s"}, nil, "--shutdown-timeout must be positive"},
 		{"addr without port", []string{"--addr", "localhost"}, nil, "--addr"},
 		{"addr from env", nil, map[string]string{"ONLINEMEETINGS_ADDR": "8080"}, "--addr"},
+		{"port out of range", []string{"--addr", "127.0.0.1:99999"}, nil, `--addr "127.0.0.1:99999": invalid port`},
+		{"negative port", []string{"--addr", ":-1"}, nil, "invalid port"},
+		{"unknown service", []string{"--addr", ":no-such-service"}, nil, "invalid port"},
+		{"metrics port out of range", []string{"--metrics-addr", "127.0.0.1:65536"}, nil, "--metrics-addr"},
 		{"empty data dir", []string{"--data-dir", ""}, nil, "--data-dir"},
 		{"dial-in URL", []string{"--audio-dialin-url", "dialin.example.com"}, nil, "--audio-dialin-url"},
 		{"negative create quota", []string{"--create-quota-per-month", "-1"}, nil, "--create-quota-per-month must be 0 (off) or a positive number"},
@@ -353,6 +357,8 @@ func TestRunHelp(t *testing.T) {
 		{"help serve", []string{"help", "serve"}, serveFlags, "Usage: onlinemeetings serve [flags]"},
 		{"token --help", []string{"token", "--help"}, tokenFlags, "Usage: onlinemeetings token [flags]"},
 		{"help token", []string{"help", "token"}, tokenFlags, "Usage: onlinemeetings token [flags]"},
+		{"version --help", []string{"version", "--help"}, nil, "Usage: onlinemeetings version"},
+		{"help version", []string{"help", "version"}, nil, "Usage: onlinemeetings version"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -439,6 +445,14 @@ func TestRunVersion(t *testing.T) {
 				t.Errorf("run(%q) stderr = %q, want nothing", arg, stderr)
 			}
 		})
+	}
+}
+
+func TestRunVersionArgument(t *testing.T) {
+	_, _, err := runCmd(t, "version", "extra")
+	var ue *usageError
+	if !errors.As(err, &ue) || !strings.Contains(err.Error(), `"extra"`) {
+		t.Fatalf("run(version extra) error = %v, want a usage error naming the argument", err)
 	}
 }
 

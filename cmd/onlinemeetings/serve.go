@@ -128,12 +128,12 @@ func parseServeConfig(args []string, getenv func(string) string, stdout io.Write
 			c.addr = "127.0.0.1:8080"
 		}
 	}
-	if _, _, err := net.SplitHostPort(c.addr); err != nil {
-		return nil, usagef("--addr %q: %v", c.addr, err)
+	if err := checkListenAddr("--addr", c.addr); err != nil {
+		return nil, err
 	}
 	if c.metricsAddr != "" {
-		if _, _, err := net.SplitHostPort(c.metricsAddr); err != nil {
-			return nil, usagef("--metrics-addr %q: %v", c.metricsAddr, err)
+		if err := checkListenAddr("--metrics-addr", c.metricsAddr); err != nil {
+			return nil, err
 		}
 		if c.metricsAddr == c.addr {
 			return nil, usagef("--metrics-addr must differ from --addr: metrics are never served on the API port")
@@ -166,6 +166,21 @@ func parseServeConfig(args []string, getenv func(string) string, stdout io.Write
 		c.audio = &handlers.AudioConferencing{TollNumber: tollNumber, TollFreeNumber: tollFreeNumber, DialinURL: dialinURL}
 	}
 	return &c, nil
+}
+
+// checkListenAddr reports a listen address that net.Listen would refuse as
+// a usage error, so it fails before the server starts rather than when it
+// listens: host:port, the port a number from 0 to 65535 or a service name
+// (net.LookupPort reads /etc/services; it asks no server).
+func checkListenAddr(flagName, addr string) error {
+	_, port, err := net.SplitHostPort(addr)
+	if err != nil {
+		return usagef("%s %q: %v", flagName, addr, err)
+	}
+	if _, err := net.LookupPort("tcp", port); err != nil {
+		return usagef("%s %q: invalid port %q", flagName, addr, port)
+	}
+	return nil
 }
 
 func checkURL(flagName, s string) error {
