@@ -39,8 +39,22 @@ func Append(b []byte, t time.Time) []byte { return Normalize(t).AppendFormat(b, 
 // ErrNoOffset is returned for a date-time without a UTC offset.
 var ErrNoOffset = errors.New("graphtime: date-time has no UTC offset")
 
+// ErrOutOfRange is returned for a date-time that is, in UTC, before Min or
+// after Max: an Edm.DateTimeOffset cannot hold it, and Graph's form, with
+// its four-digit year, cannot write it.
+var ErrOutOfRange = errors.New("graphtime: date-time outside 0001-01-01T00:00:00Z to 9999-12-31T23:59:59.9999999Z")
+
+// Min and Max are the earliest and the latest date-times Graph's form can
+// write (those of .NET's DateTimeOffset, in UTC).
+var (
+	Min = time.Date(1, time.January, 1, 0, 0, 0, 0, time.UTC)
+	Max = time.Date(9999, time.December, 31, 23, 59, 59, 999_999_900, time.UTC)
+)
+
 // Parse parses an ISO 8601 / RFC 3339 date-time with an offset (0 to 9
-// fractional digits) and returns it normalised to UTC.
+// fractional digits) and returns it normalised to UTC. A date-time that is
+// between Min and Max only before its offset is applied
+// (9999-12-31T23:30:00-05:00) is out of range.
 func Parse(s string) (time.Time, error) {
 	t, err := time.Parse(time.RFC3339Nano, s)
 	if err != nil {
@@ -49,7 +63,11 @@ func Parse(s string) (time.Time, error) {
 		}
 		return time.Time{}, err
 	}
-	return Normalize(t), nil
+	t = Normalize(t)
+	if t.Before(Min) || t.After(Max) {
+		return time.Time{}, ErrOutOfRange
+	}
+	return t, nil
 }
 
 // MarshalJSON writes t in Graph's form.

@@ -141,6 +141,10 @@ func TestUnmarshalJSONErrors(t *testing.T) {
 		{"offset without colon", `"2019-07-12T14:30:34+0700"`, nil},
 		{"hour 24", `"2019-07-12T24:00:00Z"`, nil},
 		{"February 30", `"2019-02-30T00:00:00Z"`, nil},
+		{"second 60", `"2019-12-31T23:59:60Z"`, nil},
+		{"after Max in UTC", `"9999-12-31T23:30:00-05:00"`, ErrOutOfRange},
+		{"before Min in UTC", `"0001-01-01T00:30:00+01:00"`, ErrOutOfRange},
+		{"year 0", `"0000-06-01T00:00:00Z"`, ErrOutOfRange},
 		{"trailing text", `"2019-07-11T02:47:17Z and more"`, nil},
 		{"number", `1562813237`, nil},
 		{"true", `true`, nil},
@@ -182,6 +186,9 @@ func TestParseFormatRoundTrip(t *testing.T) {
 		{"2019-07-12T14:30:34.123456789-07:00", "2019-07-12T21:30:34.1234567Z"},
 		{"0001-01-01T00:00:00Z", "0001-01-01T00:00:00Z"},
 		{"9999-12-31T23:59:59.9999999Z", "9999-12-31T23:59:59.9999999Z"},
+		{"9999-12-31T23:59:59.999999999Z", "9999-12-31T23:59:59.9999999Z"}, // truncated to Max
+		{"9999-12-31T23:30:00+05:00", "9999-12-31T18:30:00Z"},
+		{"0001-01-01T00:30:00-01:00", "0001-01-01T01:30:00Z"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.in, func(t *testing.T) {

@@ -153,6 +153,9 @@ func New(cfg Config) (*Handler, error) {
 		AuthenticationFunc: a.authorize,
 		KeepValidatedValue: true,
 		MultiError:         false,
+		SchemaValidationOptions: []openapi3.SchemaValidationOption{
+			openapi3.WithStringFormatValidator("date-time", dateTimeFormat),
+		},
 	}
 	for path, item := range spec.Paths.Map() {
 		for method, op := range item.Operations() {

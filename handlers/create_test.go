@@ -354,11 +354,18 @@ func TestCreateRejected(t *testing.T) {
 		{"date without offset", "", nil, `{"startDateTime":"2024-01-19T13:38:22.169688","endDateTime":"2024-01-19T14:38:22Z"}`, 400, "BadRequest", "Cannot convert the literal '2024-01-19T13:38:22.169688' to the expected type 'Edm.DateTimeOffset'."},
 		{"not a date", "", nil, `{"startDateTime":"yesterday"}`, 400, "BadRequest", "Cannot convert the literal 'yesterday' to the expected type 'Edm.DateTimeOffset'."},
 		{"impossible date", "", nil, `{"startDateTime":"2019-13-12T14:30:00Z"}`, 400, "BadRequest", "Cannot convert the literal '2019-13-12T14:30:00Z'"},
+		{"second 60", "", nil, `{"startDateTime":"2030-01-01T00:00:00Z","endDateTime":"2030-01-01T00:00:60Z"}`, 400, "BadRequest", "Cannot convert the literal '2030-01-01T00:00:60Z' to the expected type 'Edm.DateTimeOffset'."},
+		{"February 30", "", nil, `{"startDateTime":"2030-02-30T00:00:00Z"}`, 400, "BadRequest", "Cannot convert the literal '2030-02-30T00:00:00Z'"},
+		{"after year 9999 in UTC", "", nil, `{"startDateTime":"9999-12-31T23:30:00-05:00"}`, 400, "BadRequest", "Cannot convert the literal '9999-12-31T23:30:00-05:00' to the expected type 'Edm.DateTimeOffset'."},
+		{"before year 1 in UTC", "", nil, `{"startDateTime":"0001-01-01T00:30:00+01:00","endDateTime":"2030-01-01T00:00:00Z"}`, 400, "BadRequest", "Cannot convert the literal '0001-01-01T00:30:00+01:00'"},
+		{"default end after year 9999", "", nil, `{"startDateTime":"9999-12-31T23:30:00Z"}`, 400, "BadRequest", "endDateTime is required when startDateTime is less than an hour before 9999-12-31T23:59:59.9999999Z."},
 		{"end before start", "", nil, `{"startDateTime":"2020-01-01T10:00:00Z","endDateTime":"2020-01-01T09:59:59Z"}`, 400, "BadRequest", "endDateTime must be equal to or later than startDateTime"},
 		{"end without start", "", nil, `{"endDateTime":"2020-01-01T10:00:00Z"}`, 400, "BadRequest", "endDateTime cannot be set without startDateTime"},
 		{"wrong @odata.type", "", nil, `{"@odata.type":"#microsoft.graph.event"}`, 400, "BadRequest", "A type named 'microsoft.graph.event' could not be resolved"},
 		{"wrong nested @odata.type", "", nil, `{"lobbyBypassSettings":{"@odata.type":"#microsoft.graph.onlineMeeting"}}`, 400, "BadRequest", "could not be resolved"},
 		{"unknown enum member", "", nil, `{"allowedPresenters":"nobody"}`, 400, "BadRequest", "'nobody'"},
+		{"number for an enum", "", nil, `{"lobbyBypassSettings":{"scope":5}}`, 400, "BadRequest", "Cannot convert the value of property 'lobbyBypassSettings.scope' to the expected type 'microsoft.graph.lobbyBypassScope'."},
+		{"number for @odata.type", "", nil, `{"@odata.type":5}`, 400, "BadRequest", "Cannot convert the value of property '@odata.type' to the expected type 'Edm.String'."},
 		{"subject too long", "", nil, `{"subject":"` + strings.Repeat("s", 4097) + `"}`, 400, "BadRequest", "'subject'"},
 	}
 	forEachStore(t, func(t *testing.T, h *harness) {

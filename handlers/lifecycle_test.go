@@ -182,6 +182,8 @@ func TestPatchRules(t *testing.T) {
 		{"end only", `{"endDateTime":"2026-01-02T10:00:00Z"}`, 400, "InvalidArgument", "together", nil},
 		{"end before start", `{"startDateTime":"2026-01-02T10:00:00Z","endDateTime":"2026-01-02T09:00:00Z"}`, 400, "InvalidArgument", "endDateTime must be equal to or later than startDateTime.", nil},
 		{"no offset", `{"startDateTime":"2026-01-02T10:00:00","endDateTime":"2026-01-02T11:00:00Z"}`, 400, "BadRequest", "Cannot convert the literal '2026-01-02T10:00:00' to the expected type 'Edm.DateTimeOffset'.", nil},
+		{"second 60", `{"startDateTime":"2026-01-02T10:00:60Z","endDateTime":"2026-01-02T11:00:00Z"}`, 400, "BadRequest", "Cannot convert the literal '2026-01-02T10:00:60Z' to the expected type 'Edm.DateTimeOffset'.", nil},
+		{"after year 9999 in UTC", `{"startDateTime":"2026-01-02T10:00:00Z","endDateTime":"9999-12-31T23:00:00-02:00"}`, 400, "BadRequest", "Cannot convert the literal '9999-12-31T23:00:00-02:00'", nil},
 		{"wrong type", `{"allowRecording":"yes"}`, 400, "BadRequest", "allowRecording", nil},
 		{"unknownFutureValue as input", `{"allowedPresenters":"unknownFutureValue"}`, 400, "BadRequest", "unknownFutureValue", nil},
 		{"other organizer", `{"participants":{"organizer":{"identity":{"user":{"id":"` + bobOID + `"}}}}}`, 400, "InvalidArgument", "organizer", nil},

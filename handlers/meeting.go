@@ -42,6 +42,10 @@ func meetingTimes(start, end *graphtime.Time, now time.Time) (time.Time, time.Ti
 		return time.Time{}, time.Time{}, badRequest("endDateTime cannot be set without startDateTime.")
 	case end == nil:
 		s := graphtime.Normalize(start.Time)
+		if s.After(graphtime.Max.Add(-defaultDuration)) {
+			// start + 1 h would be a year Graph's form cannot write.
+			return time.Time{}, time.Time{}, badRequest("endDateTime is required when startDateTime is less than an hour before 9999-12-31T23:59:59.9999999Z.")
+		}
 		return s, s.Add(defaultDuration), nil
 	}
 	s, e := graphtime.Normalize(start.Time), graphtime.Normalize(end.Time)

@@ -8,7 +8,29 @@ import (
 
 	"github.com/getkin/kin-openapi/openapi3"
 	"github.com/getkin/kin-openapi/openapi3filter"
+
+	"github.com/onlinemeetings/onlinemeetings/graphtime"
 )
+
+// dateTimeFormat validates the spec's date-time strings as the handlers
+// will read them: kin-openapi's RFC 3339 pattern (which wants the offset,
+// so a date-time without one gets Graph's message), then graphtime.Parse.
+// The pattern alone lets through what no Go time or Edm.DateTimeOffset can
+// hold: a 60th second, and a time outside the years 1 to 9999 once its
+// offset is applied; such a literal then failed only when the body was
+// decoded, with the message for malformed JSON instead of Graph's
+// "Cannot convert the literal". The app passes it to kin-openapi per
+// validation, so kin-openapi's global formats stay as they are.
+var dateTimeFormat = func() openapi3.StringFormatValidator {
+	pattern := openapi3.NewRegexpFormatValidator(openapi3.FormatOfStringDateTime)
+	return openapi3.NewCallbackValidator(func(s string) error {
+		if err := pattern.Validate(s); err != nil {
+			return err
+		}
+		_, err := graphtime.Parse(s)
+		return err
+	})
+}()
 
 // serverOwned lists the onlineMeeting properties (dotted JSON paths) that
 // only the server sets; a create request that sends one gets RequestBodyRead
@@ -180,8 +202,18 @@ func (g graphTypes) schemaError(se *openapi3.SchemaError) *Error {
 		}
 		return badRequest(fmt.Sprintf("Cannot convert the value of property '%s' to the expected type '%s'.", prop, g.edmType(se.Schema)))
 	case "enum":
-		s, _ := se.Value.(string)
-		if len(path) > 0 && path[len(path)-1] == "@odata.type" {
+		s, isString := se.Value.(string)
+		odataType := len(path) > 0 && path[len(path)-1] == "@odata.type"
+		if !isString && se.Value != nil {
+			// kin-openapi checks enum before type: 5 for a string enum is
+			// a wrong type, not a member it does not know.
+			want := g.edmType(se.Schema)
+			if odataType {
+				want = "Edm.String"
+			}
+			return badRequest(fmt.Sprintf("Cannot convert the value of property '%s' to the expected type '%s'.", prop, want))
+		}
+		if odataType {
 			return badRequest(fmt.Sprintf("A type named '%s' could not be resolved by the model. When a model is available, each type name must resolve to a valid type.",
 				strings.TrimPrefix(s, "#")))
 		}
