@@ -138,8 +138,11 @@ func fromEchoError(err error, code int, path string) *Error {
 	case http.StatusRequestEntityTooLarge:
 		return requestTooLarge()
 	case http.StatusBadRequest:
-		// The binder runs after validation, so a failure here means a body
-		// the validator accepted but Go could not decode.
+		// The generated wrappers run after validation, and their own 400s
+		// (a header parameter sent twice, a parameter they cannot bind)
+		// are answered before them by checkHeaderParams and the validator,
+		// so a failure here means a body the validator accepted but Go
+		// could not decode.
 		return &Error{Status: code, Code: "BadRequest", Message: msgUnreadableJSON, Err: cause}
 	case http.StatusUnsupportedMediaType:
 		return unsupportedMediaType()

@@ -3,6 +3,7 @@ package handlers_test
 import (
 	"encoding/json"
 	"fmt"
+	"io"
 	"net/http"
 	"net/url"
 	"slices"
@@ -654,4 +655,74 @@ func TestReadScopeCannotWrite(t *testing.T) {
 	none := h.iss.UserToken(t, authtest.UserOpts{Scopes: []string{"User.Read"}})
 	graphError(t, h.call(http.MethodGet, path, none, ""), http.StatusForbidden, "Forbidden", "API requires one of 'OnlineMeetings.Read, OnlineMeetings.ReadWrite'")
 	_ = tok
+}
+
+// TestRepeatedHeaders pins what a header parameter sent twice gets: Prefer
+// lines fold into one (RFC 7240), a second client-request-id is a 400 that
+// names the header, not the generated wrapper's complaint, which read as a
+// malformed JSON payload.
+func TestRepeatedHeaders(t *testing.T) {
+	h := newHarness(t, storeKinds[0].open(t))
+	tok := h.userToken()
+	body := `{"lobbyBypassSettings":{"scope":"invited"}}`
+	id := mustStatus(t, h.call(http.MethodPost, "/v1.0/me/onlineMeetings", tok, body), http.StatusCreated)["id"].(string)
+	path := meetingPath("/v1.0/me/onlineMeetings", id)
+	send := func(method, path, body string, header http.Header) response {
+		t.Helper()
+		req, err := http.NewRequest(method, h.srv.URL+path, strings.NewReader(body))
+		if err != nil {
+			t.Fatal(err)
+		}
+		req.Header = header
+		req.Header.Set("Authorization", "Bearer "+tok)
+		if body != "" {
+			req.Header.Set("Content-Type", "application/json")
+		}
+		res, err := h.srv.Client().Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer res.Body.Close()
+		b, err := io.ReadAll(res.Body)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return response{status: res.StatusCode, header: res.Header, body: b}
+	}
+	twoIDs := func() http.Header { return http.Header{"Client-Request-Id": {"a-1", "b-2"}} }
+
+	tests := []struct {
+		name         string
+		method, path string
+		body         string
+		header       http.Header
+	}{
+		{"get", http.MethodGet, path, "", twoIDs()},
+		{"list", http.MethodGet, "/v1.0/me/onlineMeetings", "", twoIDs()},
+		{"create", http.MethodPost, "/v1.0/me/onlineMeetings", body, twoIDs()},
+		{"patch", http.MethodPatch, path, `{"subject":"x"}`, twoIDs()},
+	}
+	for _, tt := range tests {
+		t.Run("client-request-id twice/"+tt.name, func(t *testing.T) {
+			before := h.store.creates.Load()
+			graphError(t, send(tt.method, tt.path, tt.body, tt.header), http.StatusBadRequest, "BadRequest",
+				"The header 'client-request-id' must be sent at most once.")
+			if got := h.store.creates.Load(); got != before {
+				t.Errorf("creates = %d after a refused request, want %d", got, before)
+			}
+		})
+	}
+	t.Run("Prefer twice", func(t *testing.T) {
+		r := send(http.MethodGet, path, "", http.Header{"Prefer": {"odata.maxpagesize=10", "include-unknown-enum-members"}})
+		m := mustStatus(t, r, http.StatusOK)
+		if got := m["lobbyBypassSettings"].(map[string]any)["scope"]; got != "invited" {
+			t.Errorf("lobbyBypassSettings.scope = %v, want invited (the second Prefer line honoured)", got)
+		}
+		if got := r.header.Get("Preference-Applied"); got != "include-unknown-enum-members" {
+			t.Errorf("Preference-Applied = %q, want include-unknown-enum-members", got)
+		}
+	})
+	if got := mustStatus(t, h.call(http.MethodGet, path, tok, ""), http.StatusOK)["subject"]; got != nil {
+		t.Errorf("subject = %v after a refused PATCH, want null", got)
+	}
 }

@@ -213,6 +213,9 @@ func (a *app) operation(id string, route *routers.Route) echo.MiddlewareFunc {
 			if err := checkQueryOptions(req, route); err != nil {
 				return err
 			}
+			if err := checkHeaderParams(req, route); err != nil {
+				return err
+			}
 			input.Route = &validateRoute
 			if err := openapi3filter.ValidateRequest(req.Context(), input); err != nil {
 				var ge *Error
@@ -393,6 +396,27 @@ func bufferJSONBody(req *http.Request) ([]byte, error) {
 	req.ContentLength = int64(len(data))
 	req.GetBody = func() (io.ReadCloser, error) { return io.NopCloser(bytes.NewReader(data)), nil }
 	return data, nil
+}
+
+// checkHeaderParams handles a header parameter of the operation sent more
+// than once, which the generated wrappers would refuse with a message about
+// the JSON payload: Prefer lines are folded into one (RFC 7240 lets a client
+// split its preferences over several), any other gets a 400 naming it.
+func checkHeaderParams(req *http.Request, route *routers.Route) error {
+	for _, p := range route.Operation.Parameters {
+		if p.Value == nil || p.Value.In != "header" {
+			continue
+		}
+		values := req.Header.Values(p.Value.Name)
+		if len(values) < 2 {
+			continue
+		}
+		if !strings.EqualFold(p.Value.Name, "Prefer") {
+			return badRequest(fmt.Sprintf("The header '%s' must be sent at most once.", p.Value.Name))
+		}
+		req.Header.Set(p.Value.Name, strings.Join(values, ", "))
+	}
+	return nil
 }
 
 // checkQueryOptions answers 400 for an OData system query option ($…) that
