@@ -467,6 +467,11 @@ func TestListPaging(t *testing.T) {
 			{"orderby", tok, "$orderby=subject", "'$orderby' is not supported"},
 			{"search", tok, "$search=x", "'$search' is not supported"},
 			{"select unknown", tok, "$select=nope", "Could not find a property named 'nope'"},
+			{"top twice", tok, "$top=1&$top=2", "Query option '$top' was specified more than once, but it must be specified at most once."},
+			{"filter twice", tok, "$filter=joinMeetingIdSettings/joinMeetingId%20eq%20'1'&%24filter=x", "Query option '$filter' was specified more than once"},
+			{"select twice", tok, "$select=subject&$select=id", "'$select' was specified more than once"},
+			{"skiptoken twice", tok, "$skiptoken=a&$skiptoken=b", "'$skiptoken' was specified more than once"},
+			{"unsupported before twice", tok, "$top=1&$top=2&$count=true", "'$count' is not supported"},
 		} {
 			t.Run(tt.name, func(t *testing.T) {
 				graphError(t, h.call(http.MethodGet, "/v1.0/me/onlineMeetings?"+tt.query, tt.tok, ""), http.StatusBadRequest, "BadRequest", tt.msg)

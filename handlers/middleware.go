@@ -8,9 +8,11 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"maps"
 	"mime"
 	"net/http"
 	"runtime/debug"
+	"slices"
 	"strings"
 	"time"
 
@@ -403,42 +405,57 @@ func bufferJSONBody(req *http.Request) ([]byte, error) {
 // the JSON payload: Prefer lines are folded into one (RFC 7240 lets a client
 // split its preferences over several), any other gets a 400 naming it.
 func checkHeaderParams(req *http.Request, route *routers.Route) error {
-	for _, p := range route.Operation.Parameters {
-		if p.Value == nil || p.Value.In != "header" {
-			continue
+	for _, params := range []openapi3.Parameters{route.Operation.Parameters, route.PathItem.Parameters} {
+		for _, p := range params {
+			if p.Value == nil || p.Value.In != "header" {
+				continue
+			}
+			values := req.Header.Values(p.Value.Name)
+			if len(values) < 2 {
+				continue
+			}
+			if !strings.EqualFold(p.Value.Name, "Prefer") {
+				return badRequest(fmt.Sprintf("The header '%s' must be sent at most once.", p.Value.Name))
+			}
+			req.Header.Set(p.Value.Name, strings.Join(values, ", "))
 		}
-		values := req.Header.Values(p.Value.Name)
-		if len(values) < 2 {
-			continue
-		}
-		if !strings.EqualFold(p.Value.Name, "Prefer") {
-			return badRequest(fmt.Sprintf("The header '%s' must be sent at most once.", p.Value.Name))
-		}
-		req.Header.Set(p.Value.Name, strings.Join(values, ", "))
 	}
 	return nil
 }
 
 // checkQueryOptions answers 400 for an OData system query option ($…) that
 // the operation does not declare in the spec ($expand, $count, $orderby,
-// $search, …), instead of silently ignoring it.
+// $search, …), instead of silently ignoring it, and for one given more than
+// once, with OData's message, before the generated wrapper refuses it with
+// the message for a malformed payload. Names are checked in sorted order, so
+// a request with both problems always gets the same answer.
 func checkQueryOptions(req *http.Request, route *routers.Route) error {
 	if !strings.Contains(req.URL.RawQuery, "$") && !strings.Contains(req.URL.RawQuery, "%24") {
 		return nil
 	}
-	for name := range req.URL.Query() {
+	query := req.URL.Query()
+	for _, name := range slices.Sorted(maps.Keys(query)) {
 		if !strings.HasPrefix(name, "$") {
 			continue
 		}
-		declared := false
-		for _, p := range route.Operation.Parameters {
-			if p.Value != nil && p.Value.In == "query" && p.Value.Name == name {
-				declared = true
-				break
-			}
-		}
-		if !declared {
+		if declaredParam(route, "query", name) == nil {
 			return badRequest(fmt.Sprintf("Query option '%s' is not supported on this request.", name))
+		}
+		if len(query[name]) > 1 {
+			return badRequest(fmt.Sprintf("Query option '%s' was specified more than once, but it must be specified at most once.", name))
+		}
+	}
+	return nil
+}
+
+// declaredParam returns the parameter named name in the location in that
+// route's operation declares, or else its path, or nil.
+func declaredParam(route *routers.Route, in, name string) *openapi3.Parameter {
+	for _, params := range []openapi3.Parameters{route.Operation.Parameters, route.PathItem.Parameters} {
+		for _, p := range params {
+			if p.Value != nil && p.Value.In == in && p.Value.Name == name {
+				return p.Value
+			}
 		}
 	}
 	return nil
