@@ -299,7 +299,7 @@ func TestCreateOrGet(t *testing.T) {
 		}
 
 		for _, tt := range []struct{ name, body, code, msg string }{
-			{"no externalId", `{"subject":"x"}`, "BadRequest", "externalId"},
+			{"no externalId", `{"subject":"x"}`, "BadRequest", "The request is missing the required property 'externalId'."},
 			{"null externalId", `{"externalId":null}`, "BadRequest", "externalId"},
 			{"setting not a parameter", `{"externalId":"e","allowRecording":true}`, "RequestBodyRead",
 				"The parameter 'allowRecording' in the request payload is not a valid parameter for the operation 'createOrGet'."},
@@ -472,6 +472,8 @@ func TestListPaging(t *testing.T) {
 			{"select twice", tok, "$select=subject&$select=id", "'$select' was specified more than once"},
 			{"skiptoken twice", tok, "$skiptoken=a&$skiptoken=b", "'$skiptoken' was specified more than once"},
 			{"unsupported before twice", tok, "$top=1&$top=2&$count=true", "'$count' is not supported"},
+			{"skiptoken with filter", tok, "$filter=JoinWebUrl%20eq%20'x'&$skiptoken=garbage", "$skiptoken cannot be combined with $filter"},
+			{"valid skiptoken with filter", tok, "$filter=JoinWebUrl%20eq%20'x'&$skiptoken=" + url.QueryEscape(firstToken), "$skiptoken cannot be combined with $filter"},
 		} {
 			t.Run(tt.name, func(t *testing.T) {
 				graphError(t, h.call(http.MethodGet, "/v1.0/me/onlineMeetings?"+tt.query, tt.tok, ""), http.StatusBadRequest, "BadRequest", tt.msg)

@@ -44,6 +44,12 @@ func (s *Server) list(ctx context.Context, t target, q listQuery, pr preferences
 	}
 	resp := collectionResponse{context: s.collectionContext(t.organizer.ObjectID, props), sel: props, prefs: pr}
 	if q.filter != nil {
+		if q.skiptoken != nil {
+			// A filtered list always comes in one page, so no nextLink
+			// ever pairs the two; ignoring the token would hide a client's
+			// mistake.
+			return collectionResponse{}, badRequest("$skiptoken cannot be combined with $filter: a filtered list comes in one page.")
+		}
 		f, gerr := parseFilter(*q.filter)
 		if gerr != nil {
 			return collectionResponse{}, gerr

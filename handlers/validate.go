@@ -223,7 +223,11 @@ func (g graphTypes) schemaError(se *openapi3.SchemaError) *Error {
 	case "maxItems":
 		return badRequest(fmt.Sprintf("The property '%s' has more than %d items.", prop, derefUint64(se.Schema.MaxItems)))
 	case "required":
-		return badRequest(fmt.Sprintf("The request is missing the required property '%s'.", strings.TrimPrefix(prop+"."+missingProperty(se), ".")))
+		// kin-openapi's path may already end with the missing property.
+		if missing := missingProperty(se); missing != "" && (len(path) == 0 || path[len(path)-1] != missing) {
+			prop = strings.TrimPrefix(prop+"."+missing, ".")
+		}
+		return badRequest(fmt.Sprintf("The request is missing the required property '%s'.", prop))
 	}
 	return badRequest(fmt.Sprintf("The value of property '%s' is invalid.", prop))
 }
