@@ -535,6 +535,22 @@ func TestRoutingErrors(t *testing.T) {
 	h := newHarness(t, storeKinds[0].open(t))
 	graphError(t, h.do(http.MethodGet, "/v1.0/me/nothing", nil, nil), 400, "BadRequest", "Resource not found for the segment 'nothing'.")
 	graphError(t, h.do(http.MethodGet, "/elsewhere", nil, nil), 404, "NotFound", "")
+	// The router hands a route's last parameter whatever follows it; a path
+	// below a meeting is an unknown segment, as any other, token or not.
+	id := mustStatus(t, h.create(`{}`), http.StatusCreated)["id"].(string)
+	for _, tt := range []struct{ path, segment string }{
+		{"/v1.0/me/onlineMeetings/" + id + "/attendanceReports", "attendanceReports"},
+		{"/v1.0/me/onlineMeetings/" + id + "/a/b", "b"},
+		{"/v1.0/me/onlineMeetings/createOrGet/x", "x"},
+		{"/v1.0/users/" + authtest.UserObjectID + "/onlineMeetings/" + id + "/recordings", "recordings"},
+	} {
+		for _, hdr := range []map[string]string{nil, {"Authorization": "Bearer " + h.userToken()}} {
+			graphError(t, h.do(http.MethodGet, tt.path, hdr, nil), 400, "BadRequest", "Resource not found for the segment '"+tt.segment+"'.")
+		}
+	}
+	// An escaped slash is part of the id: no such meeting.
+	graphError(t, h.do(http.MethodGet, "/v1.0/me/onlineMeetings/"+id+"%2Fx", map[string]string{"Authorization": "Bearer " + h.userToken()}, nil),
+		404, "NotFound", "was not found")
 	r := h.do(http.MethodPut, "/v1.0/me/onlineMeetings", map[string]string{"Authorization": "Bearer " + h.userToken()}, nil)
 	graphError(t, r, 405, "MethodNotAllowed", "")
 	if r := h.do(http.MethodGet, "/healthz", nil, nil); r.status != 200 {

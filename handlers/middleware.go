@@ -170,6 +170,9 @@ func (a *app) operation(id string, route *routers.Route) echo.MiddlewareFunc {
 		return func(c *echo.Context) error {
 			c.Set(ctxKeyOperation, id)
 			req := c.Request()
+			if subPath(c) {
+				return fromEchoError(echo.ErrNotFound, http.StatusNotFound, req.URL.Path)
+			}
 			p, err := a.authenticate(req)
 			if err != nil {
 				a.cfg.Metrics.TokenRejected(auth.Reason(err))
@@ -398,6 +401,22 @@ func bufferJSONBody(req *http.Request) ([]byte, error) {
 	req.ContentLength = int64(len(data))
 	req.GetBody = func() (io.ReadCloser, error) { return io.NopCloser(bytes.NewReader(data)), nil }
 	return data, nil
+}
+
+// subPath reports whether a path parameter took in an unescaped '/': the
+// router gives the last parameter of a route whatever follows it, so
+// /me/onlineMeetings/{id}/attendanceReports would otherwise look up a
+// meeting with the id "{id}/attendanceReports". Such a path names no
+// resource here and gets what the router gives every other unknown path,
+// before the token is looked at. An id holding an escaped slash (%2F)
+// arrives escaped and is not affected.
+func subPath(c *echo.Context) bool {
+	for _, pv := range c.PathValues() {
+		if strings.Contains(pv.Value, "/") {
+			return true
+		}
+	}
+	return false
 }
 
 // checkHeaderParams handles a header parameter of the operation sent more
