@@ -423,14 +423,16 @@ func createOne(base, token string) (string, error) {
 // PostgreSQL schema.
 func startTarget(bin, kind, pgURL string) (urls []string, pids []int, token string, stop func(), err error) {
 	var cleanups []func()
-	stop = func() {
+	// cleanup, not the named result stop, which every error return sets
+	// to nil before this deferred call runs.
+	cleanup := func() {
 		for _, f := range slices.Backward(cleanups) {
 			f()
 		}
 	}
 	defer func() {
 		if err != nil {
-			stop()
+			cleanup()
 		}
 	}()
 	dir, err := os.MkdirTemp("", "onlinemeetings-load-")
@@ -494,7 +496,7 @@ func startTarget(bin, kind, pgURL string) (urls []string, pids []int, token stri
 	if err != nil {
 		return nil, nil, "", nil, fmt.Errorf("minting a token: %w", err)
 	}
-	return urls, pids, strings.TrimSpace(string(out)), stop, nil
+	return urls, pids, strings.TrimSpace(string(out)), cleanup, nil
 }
 
 // startBare re-runs this program as the bare handler in its own process, as

@@ -3,6 +3,7 @@ package main
 import (
 	"encoding/json"
 	"os"
+	"path/filepath"
 	"runtime"
 	"slices"
 	"testing"
@@ -82,5 +83,20 @@ func TestCannedMeeting(t *testing.T) {
 	}
 	if n := len(cannedMeeting); n < 2000 || n > 3000 {
 		t.Errorf("canned meeting is %d bytes, want a real meeting's 2–3 KB", n)
+	}
+}
+
+// TestStartTargetFailure pins startTarget's error path: a server that cannot
+// start is an error, not a panic in the cleanup, and leaves no data folder.
+func TestStartTargetFailure(t *testing.T) {
+	tmp := t.TempDir()
+	t.Setenv("TMPDIR", tmp)
+	_, _, _, stop, err := startTarget(filepath.Join(tmp, "no-such-binary"), "sqlite", "")
+	if err == nil {
+		stop()
+		t.Fatal("startTarget with a missing binary: no error")
+	}
+	if entries, _ := os.ReadDir(tmp); len(entries) != 0 {
+		t.Errorf("startTarget left %d entries in the temp folder, want none", len(entries))
 	}
 }
