@@ -49,6 +49,66 @@ func TestGracefulShutdown(t *testing.T) {
 	t.Run("drains", func(t *testing.T) { testShutdownDrains(t, bin) })
 	t.Run("cuts off", func(t *testing.T) { testShutdownCutsOff(t, bin) })
 	t.Run("idle connection", func(t *testing.T) { testShutdownIdleConnection(t, bin) })
+	t.Run("delay", func(t *testing.T) { testShutdownDelay(t, bin) })
+}
+
+// testShutdownDelay checks --shutdown-delay: after SIGTERM the server goes
+// on serving while /readyz answers 503, and a second SIGTERM ends the delay
+// (an hour here, so only the signal can) with the usual drain and exit 0.
+func testShutdownDelay(t *testing.T, bin string) {
+	dir := t.TempDir()
+	const publicURL = "http://onlinemeetings.test"
+	s := startBinary(t, bin, "--data-dir", dir, "--public-url", publicURL, "--store", "memory:",
+		"--shutdown-delay", "1h", "--log-format", "json")
+	token := mintToken(t, "--data-dir", dir, "--public-url", publicURL)
+	if err := s.cmd.Process.Signal(syscall.SIGTERM); err != nil {
+		t.Fatal(err)
+	}
+	deadline := time.Now().Add(10 * time.Second) // against hangs only
+	for {
+		resp, err := oneShot.Get(s.url + "/readyz")
+		if err != nil {
+			t.Fatalf("/readyz during the delay: %v", err)
+		}
+		resp.Body.Close()
+		if resp.StatusCode == http.StatusServiceUnavailable {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("/readyz = %d 10 s after SIGTERM, want 503", resp.StatusCode)
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	req, err := http.NewRequest(http.MethodPost, s.url+"/v1.0/me/onlineMeetings", strings.NewReader(`{"subject":"during the delay"}`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	req.Header.Set("Authorization", "Bearer "+token)
+	req.Header.Set("Content-Type", "application/json")
+	resp, err := oneShot.Do(req)
+	if err != nil {
+		t.Fatalf("create during the delay: %v", err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusCreated {
+		t.Errorf("create during the delay = %d, want 201", resp.StatusCode)
+	}
+	if resp, err := oneShot.Get(s.url + "/healthz"); err != nil || resp.StatusCode != http.StatusOK {
+		t.Errorf("/healthz during the delay = %v, %v; want 200", resp, err)
+	} else {
+		resp.Body.Close()
+	}
+	if err := s.cmd.Process.Signal(syscall.SIGTERM); err != nil {
+		t.Fatal(err)
+	}
+	if code := s.exitStatus(t); code != 0 {
+		t.Fatalf("exit status after a second SIGTERM = %d, want 0\nstderr:\n%s", code, s.stderr)
+	}
+	logs := s.stderr.String()
+	i, j, k := strings.Index(logs, `"msg":"draining`), strings.Index(logs, `"msg":"shutting down"`), strings.Index(logs, `"msg":"stopped"`)
+	if i < 0 || j < i || k < j {
+		t.Errorf("serve logs lack draining, shutting down, stopped in that order:\n%s", logs)
+	}
 }
 
 // TestKillDurability checks that kill -9 loses no acknowledged write, on

@@ -224,6 +224,8 @@ func TestParseServeConfigErrors(t *testing.T) {
 		{"duration from env", nil, map[string]string{"ONLINEMEETINGS_SHUTDOWN_TIMEOUT": "soon"}, "ONLINEMEETINGS_SHUTDOWN_TIMEOUT"},
 		{"zero duration", []string{"--shutdown-timeout", "0s"}, nil, "--shutdown-timeout must be positive"},
 		{"negative duration", []string{"--shutdown-timeout", "-1s"}, nil, "--shutdown-timeout must be positive"},
+		{"negative delay", []string{"--shutdown-delay", "-1s"}, nil, "--shutdown-delay must not be negative"},
+		{"delay from env", nil, map[string]string{"ONLINEMEETINGS_SHUTDOWN_DELAY": "soon"}, "ONLINEMEETINGS_SHUTDOWN_DELAY"},
 		{"addr without port", []string{"--addr", "localhost"}, nil, "--addr"},
 		{"addr from env", nil, map[string]string{"ONLINEMEETINGS_ADDR": "8080"}, "--addr"},
 		{"port out of range", []string{"--addr", "127.0.0.1:99999"}, nil, `--addr "127.0.0.1:99999": invalid port`},
@@ -325,7 +327,7 @@ func TestEnvName(t *testing.T) {
 var (
 	serveFlags = []string{
 		"addr", "store", "issuer", "audience", "public-url", "data-dir", "log-level", "log-format",
-		"shutdown-timeout", "audio-toll-number", "audio-toll-free-number", "audio-dialin-url", "access-policy",
+		"shutdown-timeout", "shutdown-delay", "audio-toll-number", "audio-toll-free-number", "audio-dialin-url", "access-policy",
 		"rate-limit-user", "rate-limit-app", "create-quota-per-month", "metrics-addr",
 	}
 	tokenFlags = []string{"data-dir", "public-url", "audience", "oid", "tid", "name", "upn", "scopes", "ttl", "roles", "app-id"}

@@ -49,6 +49,7 @@ type serveConfig struct {
 	logLevel        slog.Level
 	logFormat       string
 	shutdownTimeout time.Duration
+	shutdownDelay   time.Duration
 	audio           *handlers.AudioConferencing
 	accessPolicy    string // path of the application access policy file
 	rateLimitUser   float64
@@ -85,6 +86,7 @@ func parseServeConfig(args []string, getenv func(string) string, stdout io.Write
 	fs.StringVar(&logLevel, "log-level", "info", "log level: debug, info, warn or error")
 	fs.StringVar(&c.logFormat, "log-format", "text", "log format: text or json")
 	fs.DurationVar(&c.shutdownTimeout, "shutdown-timeout", 30*time.Second, "how long in-flight requests may take to finish on SIGTERM/SIGINT")
+	fs.DurationVar(&c.shutdownDelay, "shutdown-delay", 0, "on SIGTERM/SIGINT, how long to go on serving with /readyz answering 503 before the drain closes the port, so a load balancer stops sending requests first (0 = drain at once)")
 	fs.StringVar(&tollNumber, "audio-toll-number", "", "dial-in toll number added to every meeting's audioConferencing (empty = none)")
 	fs.StringVar(&tollFreeNumber, "audio-toll-free-number", "", "dial-in toll-free number added to every meeting's audioConferencing")
 	fs.StringVar(&dialinURL, "audio-dialin-url", "", "dial-in information page; ?id={conferenceId} is appended")
@@ -111,6 +113,9 @@ func parseServeConfig(args []string, getenv func(string) string, stdout io.Write
 	}
 	if c.shutdownTimeout <= 0 {
 		return nil, usagef("--shutdown-timeout must be positive")
+	}
+	if c.shutdownDelay < 0 {
+		return nil, usagef("--shutdown-delay must not be negative")
 	}
 	if c.issuer != "" {
 		if err := checkURL("--issuer", c.issuer); err != nil {
@@ -409,8 +414,25 @@ func runServe(ctx context.Context, args []string, getenv func(string) string, st
 		return fmt.Errorf("serve: %w", err)
 	case <-ctx.Done():
 	}
-	log.Info("shutting down", slog.Duration("timeout", c.shutdownTimeout))
 	h.StartDraining()
+	if c.shutdownDelay > 0 {
+		// Still serving everything; only /readyz says 503, so load
+		// balancers that poll it take this replica out before the port
+		// closes and refuses their connections.
+		// A second SIGTERM/SIGINT (an operator who will not wait) cuts
+		// the delay short; the drain that follows is the same.
+		again := make(chan os.Signal, 1)
+		signal.Notify(again, os.Interrupt, syscall.SIGTERM)
+		defer signal.Stop(again)
+		log.Info("draining: /readyz answers 503, still serving", slog.Duration("delay", c.shutdownDelay))
+		select {
+		case <-time.After(c.shutdownDelay):
+		case <-again:
+		case err := <-serveErr:
+			return fmt.Errorf("serve: %w", err)
+		}
+	}
+	log.Info("shutting down", slog.Duration("timeout", c.shutdownTimeout))
 	sctx, cancel := context.WithTimeout(context.Background(), c.shutdownTimeout)
 	defer cancel()
 	if err := srv.Shutdown(sctx); err != nil {
