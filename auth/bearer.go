@@ -2,6 +2,7 @@ package auth
 
 import (
 	"errors"
+	"net/http"
 	"strings"
 )
 
@@ -42,6 +43,22 @@ func BearerToken(header string) (string, error) {
 		return "", invalid(ReasonMalformed, errors.New("token has characters outside the RFC 6750 b64token set"))
 	}
 	return tok, nil
+}
+
+// BearerTokenFrom extracts the token from the Authorization header of a
+// request, as BearerToken does. Authorization is not a list header (RFC
+// 9110 §5.3), so a request with more than one gives an error matching
+// ErrInvalidToken: a proxy or firewall in front that reads another of them
+// than this server would judge another credential.
+func BearerTokenFrom(h http.Header) (string, error) {
+	values := h.Values("Authorization")
+	switch len(values) {
+	case 0:
+		return "", ErrNoToken
+	case 1:
+		return BearerToken(values[0])
+	}
+	return "", invalid(ReasonMalformed, errors.New("more than one Authorization header"))
 }
 
 // isB64Token reports whether s matches RFC 6750's

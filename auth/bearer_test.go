@@ -2,6 +2,7 @@ package auth
 
 import (
 	"errors"
+	"net/http"
 	"strings"
 	"testing"
 )
@@ -91,5 +92,40 @@ func TestTokenErrorIsInvalidToken(t *testing.T) {
 	}
 	if !strings.Contains(err.Error(), "signature") || !strings.Contains(err.Error(), "cause") {
 		t.Errorf("Error() = %q, want the reason and the cause", err.Error())
+	}
+}
+
+func TestBearerTokenFrom(t *testing.T) {
+	tests := []struct {
+		name       string
+		values     []string // Authorization fields, in order
+		want       string
+		wantErr    error
+		wantReason string
+	}{
+		{name: "none", values: nil, wantErr: ErrNoToken, wantReason: ReasonNoToken},
+		{name: "one", values: []string{"Bearer abc.def.ghi"}, want: "abc.def.ghi"},
+		{name: "one empty", values: []string{""}, wantErr: ErrNoToken, wantReason: ReasonNoToken},
+		{name: "two, the same", values: []string{"Bearer abc.def.ghi", "Bearer abc.def.ghi"}, wantErr: ErrInvalidToken, wantReason: ReasonMalformed},
+		{name: "good then garbage", values: []string{"Bearer abc.def.ghi", "Bearer garbage"}, wantErr: ErrInvalidToken, wantReason: ReasonMalformed},
+		{name: "empty then good", values: []string{"", "Bearer abc.def.ghi"}, wantErr: ErrInvalidToken, wantReason: ReasonMalformed},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			h := http.Header{}
+			for _, v := range tt.values {
+				h.Add("authorization", v)
+			}
+			got, err := BearerTokenFrom(h)
+			if tt.wantErr == nil {
+				if err != nil || got != tt.want {
+					t.Fatalf("BearerTokenFrom(%q) = %q, %v; want %q", tt.values, got, err, tt.want)
+				}
+				return
+			}
+			if !errors.Is(err, tt.wantErr) || Reason(err) != tt.wantReason {
+				t.Fatalf("BearerTokenFrom(%q) = %q, %v (reason %q); want %v, reason %q", tt.values, got, err, Reason(err), tt.wantErr, tt.wantReason)
+			}
+		})
 	}
 }

@@ -1,6 +1,7 @@
 package auth
 
 import (
+	"encoding/json"
 	"errors"
 	"fmt"
 	"strings"
@@ -15,7 +16,9 @@ import (
 //   - UPN is upn, else preferred_username, else nil; DisplayName is name, else
 //     nil (empty strings count as absent).
 //   - AppID is azp, else appid.
-//   - Scopes is scp split on whitespace; Roles is the roles array of strings.
+//   - Scopes is scp split on spaces; Roles is the roles array of strings.
+//   - exp, nbf and iat, when present, are JSON numbers (RFC 7519
+//     NumericDate): go-oidc also takes them quoted, and checks the values.
 //   - A token is app-only when it has no (or an empty) scp and a non-empty
 //     roles; a token with neither is refused.
 //   - idtyp, when present, must agree: "app" for app-only, "user" for
@@ -23,6 +26,12 @@ import (
 func principalFromClaims(c map[string]any) (*Principal, error) {
 	bad := func(format string, args ...any) (*Principal, error) {
 		return nil, invalid(ReasonClaims, fmt.Errorf(format, args...))
+	}
+
+	for _, name := range []string{"exp", "nbf", "iat"} {
+		if v, ok := c[name]; ok && !isNumber(v) {
+			return bad("claim %s is %T, want a number", name, v)
+		}
 	}
 
 	oid, err := guidClaim(c, "oid")
@@ -70,9 +79,13 @@ func principalFromClaims(c map[string]any) (*Principal, error) {
 	if err != nil {
 		return nil, err
 	}
-	p.Scopes = strings.Fields(scp)
-	if len(p.Scopes) == 0 {
-		p.Scopes = nil
+	// Split on spaces only, as RFC 6749 §3.3 and Entra write scp: any
+	// other character, a tab or a no-break space, is part of a scope name,
+	// so "A\u00a0OnlineMeetings.ReadWrite" grants neither scope.
+	for s := range strings.SplitSeq(scp, " ") {
+		if s != "" {
+			p.Scopes = append(p.Scopes, s)
+		}
 	}
 
 	if v, ok := c["roles"]; ok && v != nil {
@@ -165,4 +178,13 @@ func IsGUID(s string) bool {
 		}
 	}
 	return true
+}
+
+// isNumber reports whether v, a decoded JSON value, is a number.
+func isNumber(v any) bool {
+	switch v.(type) {
+	case float64, json.Number:
+		return true
+	}
+	return false
 }

@@ -1,6 +1,7 @@
 package auth
 
 import (
+	"encoding/json"
 	"maps"
 	"testing"
 
@@ -45,6 +46,19 @@ func TestPrincipalFromClaims(t *testing.T) {
 				"azp", "azp-id", "appid", "appid-id", "scp", "OnlineMeetings.Read  User.Read ", "roles", []any{"Admin"}),
 			want: &Principal{TenantID: testTID, ObjectID: testOID, DisplayName: ptr("Ann"), UPN: ptr("a@contoso.example"),
 				Scopes: []string{"OnlineMeetings.Read", "User.Read"}, Roles: []string{"Admin"}, AppID: "azp-id"},
+		},
+		{
+			name:   "scp splits on spaces only",
+			claims: with("scp", "User.Read\u00a0OnlineMeetings.ReadWrite\tX  Y"),
+			want:   &Principal{TenantID: testTID, ObjectID: testOID, Scopes: []string{"User.Read\u00a0OnlineMeetings.ReadWrite\tX", "Y"}},
+		},
+		{name: "exp as a string", claims: with("exp", "4102444800"), wantErr: true},
+		{name: "nbf as a string", claims: with("nbf", "1700000000"), wantErr: true},
+		{name: "iat as a bool", claims: with("iat", true), wantErr: true},
+		{
+			name:   "NumericDates as numbers",
+			claims: with("exp", float64(4102444800), "nbf", float64(1700000000), "iat", json.Number("1700000000")),
+			want:   &Principal{TenantID: testTID, ObjectID: testOID, Scopes: []string{"OnlineMeetings.ReadWrite"}},
 		},
 		{
 			name:   "upper-case GUIDs are lower-cased",

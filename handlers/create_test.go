@@ -8,6 +8,7 @@ import (
 	"net/http"
 	"regexp"
 	"slices"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -471,6 +472,8 @@ func TestTokenRules(t *testing.T) {
 		{"scope that only contains the name", "Bearer " + iss.UserToken(t, authtest.UserOpts{Scopes: []string{"OnlineMeetings.ReadWrite.All", "XOnlineMeetings.ReadWrite"}}), 403, "Forbidden", "OnlineMeetings.ReadWrite", ""},
 		{"personal account", "Bearer " + iss.UserToken(t, authtest.UserOpts{TID: "9188040d-6c67-4c5b-b112-36a304b66dad"}), 403, "Forbidden", "Personal Microsoft accounts", ""},
 		{"app-only token on /me", "Bearer " + iss.AppToken(t, authtest.AppOpts{}), 400, "BadRequest", "/me request is only valid with delegated authentication flow.", ""},
+		{"scope split on a no-break space", "Bearer " + iss.UserToken(t, authtest.UserOpts{Scopes: []string{"User.Read\u00a0OnlineMeetings.ReadWrite"}}), 403, "Forbidden", "OnlineMeetings.ReadWrite", ""},
+		{"exp as a string", "Bearer " + iss.UserToken(t, authtest.UserOpts{Extra: map[string]any{"exp": strconv.FormatInt(time.Now().Add(time.Hour).Unix(), 10)}}), 401, "InvalidAuthenticationToken", "Access token validation failure.", `Bearer error="invalid_token"`},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -495,6 +498,28 @@ func TestTokenRules(t *testing.T) {
 		org := m["participants"].(map[string]any)["organizer"].(map[string]any)
 		if org["upn"] != nil || org["identity"].(map[string]any)["user"].(map[string]any)["displayName"] != nil {
 			t.Errorf("organizer = %v, want null upn and displayName for a token without them", org)
+		}
+	})
+	t.Run("two Authorization headers", func(t *testing.T) {
+		good := "Bearer " + iss.UserToken(t, authtest.UserOpts{})
+		for _, second := range []string{good, "Bearer garbage"} {
+			req, err := http.NewRequest(http.MethodPost, h.srv.URL+"/v1.0/me/onlineMeetings", strings.NewReader(`{}`))
+			if err != nil {
+				t.Fatal(err)
+			}
+			req.Header.Set("Content-Type", "application/json")
+			req.Header.Add("Authorization", good)
+			req.Header.Add("Authorization", second)
+			res, err := h.srv.Client().Do(req)
+			if err != nil {
+				t.Fatal(err)
+			}
+			body, _ := io.ReadAll(res.Body)
+			res.Body.Close()
+			graphError(t, response{status: res.StatusCode, header: res.Header, body: body}, 401, "InvalidAuthenticationToken", "Access token validation failure.")
+			if got := res.Header.Get("WWW-Authenticate"); got != `Bearer error="invalid_token"` {
+				t.Errorf("WWW-Authenticate = %q", got)
+			}
 		}
 	})
 	if n := h.store.creates.Load(); n != 1 {

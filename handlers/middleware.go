@@ -236,7 +236,7 @@ func (a *app) operation(id string, route *routers.Route) echo.MiddlewareFunc {
 
 // authenticate verifies the bearer token of req.
 func (a *app) authenticate(req *http.Request) (*auth.Principal, error) {
-	raw, err := auth.BearerToken(req.Header.Get("Authorization"))
+	raw, err := auth.BearerTokenFrom(req.Header)
 	if err != nil {
 		return nil, err
 	}
