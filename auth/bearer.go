@@ -88,19 +88,58 @@ func isB64Token(s string) bool {
 }
 
 // isCompactJWS reports whether s looks like a JWS in compact serialization:
-// three base64url parts separated by dots. It keeps the JSON serialization
-// (which go-jose would also parse) and stray characters out.
+// three base64url parts separated by dots, each in its one canonical
+// encoding. It keeps the JSON serialization (which go-jose would also parse)
+// and stray characters out, and makes a token's string as unique as its
+// bytes: go-jose decodes leniently, so changing the unused low bits of a
+// part's last character would otherwise give a second string for the same
+// token, a second entry in the verified-token cache and a way past anything
+// that tracks tokens by their string.
 func isCompactJWS(s string) bool {
-	dots := 0
-	for i := 0; i < len(s); i++ {
-		c := s[i]
-		switch {
-		case 'a' <= c && c <= 'z', 'A' <= c && c <= 'Z', '0' <= c && c <= '9', c == '-', c == '_':
-		case c == '.':
-			dots++
-		default:
+	parts := 0
+	for part := range strings.SplitSeq(s, ".") {
+		parts++
+		if parts > 3 || !isCanonicalB64URL(part) {
 			return false
 		}
 	}
-	return dots == 2
+	return parts == 3
+}
+
+// isCanonicalB64URL reports whether s is unpadded base64url whose last
+// character leaves the bits past the data zero, as RFC 4648 §3.5 has an
+// encoder write them. An empty part (an unsigned payload, say) is allowed
+// here; go-jose and the checks after it judge the content.
+func isCanonicalB64URL(s string) bool {
+	for i := 0; i < len(s); i++ {
+		if b64URLValue(s[i]) < 0 {
+			return false
+		}
+	}
+	switch len(s) % 4 {
+	case 1: // 6 bits: not even one byte
+		return false
+	case 2: // 12 bits: one byte, 4 unused
+		return b64URLValue(s[len(s)-1])&0x0f == 0
+	case 3: // 18 bits: two bytes, 2 unused
+		return b64URLValue(s[len(s)-1])&0x03 == 0
+	}
+	return true
+}
+
+// b64URLValue is the 6-bit value of the base64url character c, or -1.
+func b64URLValue(c byte) int {
+	switch {
+	case 'A' <= c && c <= 'Z':
+		return int(c - 'A')
+	case 'a' <= c && c <= 'z':
+		return int(c-'a') + 26
+	case '0' <= c && c <= '9':
+		return int(c-'0') + 52
+	case c == '-':
+		return 62
+	case c == '_':
+		return 63
+	}
+	return -1
 }

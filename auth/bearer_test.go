@@ -1,6 +1,7 @@
 package auth
 
 import (
+	"encoding/base64"
 	"errors"
 	"net/http"
 	"strings"
@@ -128,4 +129,26 @@ func TestBearerTokenFrom(t *testing.T) {
 			}
 		})
 	}
+}
+
+// TestIsCanonicalB64URL compares isCanonicalB64URL with the strict decoder
+// on every string of up to three characters from the alphabet, '=' and '+'
+// (lengths 1, 2 and 3 are the three cases of a last group).
+func TestIsCanonicalB64URL(t *testing.T) {
+	const chars = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_=+"
+	strict := base64.RawURLEncoding.Strict()
+	var walk func(prefix string)
+	walk = func(prefix string) {
+		_, err := strict.DecodeString(prefix)
+		if got := isCanonicalB64URL(prefix); got != (err == nil) {
+			t.Fatalf("isCanonicalB64URL(%q) = %v, strict decoding error %v", prefix, got, err)
+		}
+		if len(prefix) == 3 {
+			return
+		}
+		for i := 0; i < len(chars); i++ {
+			walk(prefix + chars[i:i+1])
+		}
+	}
+	walk("")
 }

@@ -1,6 +1,7 @@
 package auth
 
 import (
+	"bytes"
 	"context"
 	"crypto/hmac"
 	"crypto/rand"
@@ -162,6 +163,7 @@ func TestVerify(t *testing.T) {
 		{name: "no kid", token: authtest.Sign(t, jose.RS256, mustRSAKey(t), "", userClaims(iss, nil)), wantReason: ReasonUnknownKey},
 		{name: "bad signature under known kid", token: iss.ForgedToken(t, "", userClaims(iss, nil)), wantReason: ReasonSignature},
 		{name: "tampered payload", token: tamper(t, iss.UserToken(t, authtest.UserOpts{})), wantReason: ReasonSignature},
+		{name: "signature in a non-canonical encoding", token: uncanonical(t, iss.UserToken(t, authtest.UserOpts{})), wantReason: ReasonMalformed},
 		{name: "known RSA kid with ES256", token: esTokenWithKID(t, iss, rsaKID), wantReason: ReasonSignature},
 	}
 	for _, tt := range tests {
@@ -212,6 +214,27 @@ func tamper(t testing.TB, tok string) string {
 	c["oid"] = "00000000-0000-0000-0000-000000000001"
 	parts[1] = b64(c)
 	return strings.Join(parts, ".")
+}
+
+// uncanonical sets one of the unused low bits of the last character of
+// tok's signature: the same signature bytes to a lenient decoder (checked
+// here), another string.
+func uncanonical(t testing.TB, tok string) string {
+	t.Helper()
+	const alphabet = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_"
+	v := strings.IndexByte(alphabet, tok[len(tok)-1])
+	out := tok[:len(tok)-1] + string(alphabet[v|1])
+	sig := func(s string) []byte {
+		b, err := base64.RawURLEncoding.DecodeString(s[strings.LastIndexByte(s, '.')+1:])
+		if err != nil {
+			t.Fatal(err)
+		}
+		return b
+	}
+	if out == tok || !bytes.Equal(sig(out), sig(tok)) {
+		t.Fatalf("uncanonical(%q) = %q: not another encoding of the same signature", tok, out)
+	}
+	return out
 }
 
 // esTokenWithKID signs with the issuer's EC key's algorithm but names the
