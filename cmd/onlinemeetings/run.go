@@ -118,7 +118,16 @@ func parseFlags(fs *flag.FlagSet, args []string, getenv func(string) string, std
 		name := envName(f.Name)
 		if v := getenv(name); v != "" {
 			if e := fs.Set(f.Name, v); e != nil {
-				err = usagef("%s=%q: %v", name, v, e)
+				// flag's own error says only "parse error" for numbers and
+				// durations: say what --name wants instead.
+				kind, _ := flag.UnquoteUsage(f)
+				if kind == "" {
+					kind = "value"
+				}
+				err = usagef("%s=%q: not a valid %s for --%s", name, v, kind, f.Name)
+				if e.Error() != "parse error" { // flag's errParse says nothing more
+					err = usagef("%s=%q: not a valid %s for --%s: %v", name, v, kind, f.Name, e)
+				}
 			}
 		}
 	})

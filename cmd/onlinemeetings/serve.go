@@ -76,7 +76,7 @@ func parseServeConfig(args []string, getenv func(string) string, stdout io.Write
 	var logLevel, tollNumber, tollFreeNumber, dialinURL string
 	fs.StringVar(&c.addr, "addr", "", "listen address host:port (default :8080, or 127.0.0.1:8080 in dev mode)")
 	fs.StringVar(&c.storeURL, "store", "", "where meetings are kept: sqlite://PATH, postgres://USER@HOST/DB?PARAMS (or postgresql://) or memory: (default sqlite://{data-dir}/onlinemeetings.db)")
-	fs.IntVar(&c.pg.MaxConns, "pg-max-conns", 0, fmt.Sprintf("PostgreSQL store: most pooled connections; overrides the URL's pool_max_conns (0 = the URL's, else %d: 4 x GOMAXPROCS)", postgres.DefaultMaxConns()))
+	fs.IntVar(&c.pg.MaxConns, "pg-max-conns", 0, "PostgreSQL store: most pooled connections; overrides the URL's pool_max_conns (0 = the URL's, else 4 x GOMAXPROCS, which serve sets to CPUs + 1)")
 	fs.DurationVar(&c.pg.StatementTimeout, "pg-statement-timeout", 0, fmt.Sprintf("PostgreSQL store: statement_timeout of every query; overrides the URL's (0 = the URL's, else %v)", postgres.DefaultStatementTimeout))
 	fs.DurationVar(&c.pg.ConnectTimeout, "pg-connect-timeout", 0, fmt.Sprintf("PostgreSQL store: limit on dialling, and on waiting for a pooled connection; overrides the URL's connect_timeout (0 = the URL's, else %v)", postgres.DefaultConnectTimeout))
 	fs.StringVar(&c.issuer, "issuer", "", "OpenID Connect issuer URL of the tokens to accept; empty = built-in dev issuer")
@@ -486,9 +486,18 @@ Signed in as %s (oid %s, tenant %s). Try:
     -H 'Content-Type: application/json' \
     -d '{"subject":"User Token Meeting"}'
 
-More tokens: onlinemeetings token --data-dir %s --public-url %s
+More tokens: %s token --data-dir %s --public-url %s
 
-`, u.UPN, u.OID, u.TID, c.publicURL, tok, c.dataDir, c.publicURL)
+`, u.UPN, u.OID, u.TID, c.publicURL, tok, selfCommand(), c.dataDir, c.publicURL)
+}
+
+// selfCommand is how the user ran this program (./bin/onlinemeetings, or
+// onlinemeetings from PATH), so the hint's token command runs as pasted.
+func selfCommand() string {
+	if len(os.Args) > 0 && os.Args[0] != "" && !strings.ContainsAny(os.Args[0], " '\"$`") {
+		return os.Args[0]
+	}
+	return "onlinemeetings"
 }
 
 // reloadOnSignal rereads the access policy file on every signal from sig

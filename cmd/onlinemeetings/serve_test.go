@@ -9,6 +9,7 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"os"
 	"path/filepath"
 	"regexp"
 	"strings"
@@ -215,7 +216,7 @@ func TestServe(t *testing.T) {
 	for _, want := range []string{
 		"dev mode",
 		"curl -sS -X POST '" + publicURL + "/v1.0/me/onlineMeetings'",
-		"--data-dir " + dir + " --public-url " + publicURL,
+		"More tokens: " + os.Args[0] + " token --data-dir " + dir + " --public-url " + publicURL,
 	} {
 		if !strings.Contains(hint, want) {
 			t.Errorf("serve stdout = %q, want it to contain %q", hint, want)
