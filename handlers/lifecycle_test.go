@@ -719,6 +719,36 @@ func TestRepeatedHeaders(t *testing.T) {
 			}
 		})
 	}
+	for _, tt := range []struct {
+		name   string
+		header http.Header
+	}{
+		{"two Content-Types", http.Header{"Content-Type": {"application/json", "text/plain"}}},
+		{"identity, then gzip", http.Header{"Content-Encoding": {"identity", "gzip"}}},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			before := h.store.creates.Load()
+			req, err := http.NewRequest(http.MethodPost, h.srv.URL+"/v1.0/me/onlineMeetings", strings.NewReader(`{}`))
+			if err != nil {
+				t.Fatal(err)
+			}
+			req.Header = tt.header
+			req.Header.Set("Authorization", "Bearer "+tok)
+			if req.Header.Get("Content-Type") == "" {
+				req.Header.Set("Content-Type", "application/json")
+			}
+			res, err := h.srv.Client().Do(req)
+			if err != nil {
+				t.Fatal(err)
+			}
+			b, _ := io.ReadAll(res.Body)
+			res.Body.Close()
+			graphError(t, response{status: res.StatusCode, header: res.Header, body: b}, http.StatusUnsupportedMediaType, "UnsupportedMediaType", "")
+			if got := h.store.creates.Load(); got != before {
+				t.Errorf("creates = %d after a refused request, want %d", got, before)
+			}
+		})
+	}
 	t.Run("Prefer twice", func(t *testing.T) {
 		r := send(http.MethodGet, path, "", http.Header{"Prefer": {"odata.maxpagesize=10", "include-unknown-enum-members"}})
 		m := mustStatus(t, r, http.StatusOK)

@@ -360,9 +360,16 @@ func securityError(err error) error {
 // JSON Content-Type (absent → 400 as Graph answers, anything else → 415) and
 // no Content-Encoding other than identity (→ 415).
 func checkBodyHeaders(req *http.Request) error {
-	if ce := req.Header.Get("Content-Encoding"); ce != "" && !strings.EqualFold(strings.TrimSpace(ce), "identity") {
-		return newError(http.StatusUnsupportedMediaType, "UnsupportedMediaType",
-			fmt.Sprintf("Content-Encoding '%s' is not supported; send the body uncompressed.", ce))
+	// Every Content-Encoding field counts (they are a list); two
+	// Content-Type fields leave the media type unknown.
+	for _, ce := range req.Header.Values("Content-Encoding") {
+		if ce != "" && !strings.EqualFold(strings.TrimSpace(ce), "identity") {
+			return newError(http.StatusUnsupportedMediaType, "UnsupportedMediaType",
+				fmt.Sprintf("Content-Encoding '%s' is not supported; send the body uncompressed.", ce))
+		}
+	}
+	if len(req.Header.Values("Content-Type")) > 1 {
+		return unsupportedMediaType()
 	}
 	ct := req.Header.Get("Content-Type")
 	if strings.TrimSpace(ct) == "" {
