@@ -56,6 +56,18 @@ var (
 // between Min and Max only before its offset is applied
 // (9999-12-31T23:30:00-05:00) is out of range.
 func Parse(s string) (time.Time, error) {
+	t, err := parseAnyYear(s)
+	if err != nil {
+		return time.Time{}, err
+	}
+	if t.Before(Min) || t.After(Max) {
+		return time.Time{}, ErrOutOfRange
+	}
+	return t, nil
+}
+
+// parseAnyYear is Parse without the range check.
+func parseAnyYear(s string) (time.Time, error) {
 	t, err := time.Parse(time.RFC3339Nano, s)
 	if err != nil {
 		if _, err2 := time.Parse("2006-01-02T15:04:05.999999999", s); err2 == nil {
@@ -63,11 +75,7 @@ func Parse(s string) (time.Time, error) {
 		}
 		return time.Time{}, err
 	}
-	t = Normalize(t)
-	if t.Before(Min) || t.After(Max) {
-		return time.Time{}, ErrOutOfRange
-	}
-	return t, nil
+	return Normalize(t), nil
 }
 
 // MarshalJSON writes t in Graph's form.
@@ -78,7 +86,10 @@ func (t Time) MarshalJSON() ([]byte, error) {
 	return append(b, '"'), nil
 }
 
-// UnmarshalJSON reads a date-time string with an offset; null leaves t unchanged.
+// UnmarshalJSON reads a date-time string with an offset; null leaves t
+// unchanged. It takes any year, as meetings stored before Parse checked the
+// range may hold one (0000-12-31T23:00:00Z, say) and must still decode;
+// requests meet Parse's range in validation, before they are decoded.
 func (t *Time) UnmarshalJSON(b []byte) error {
 	if bytes.Equal(b, []byte("null")) {
 		return nil
@@ -87,7 +98,7 @@ func (t *Time) UnmarshalJSON(b []byte) error {
 	if err != nil {
 		return errors.New("graphtime: date-time must be a JSON string")
 	}
-	v, err := Parse(s)
+	v, err := parseAnyYear(s)
 	if err != nil {
 		return err
 	}

@@ -168,6 +168,7 @@ func New(cfg Config) (*Handler, error) {
 	e.HTTPErrorHandler = a.errorHandler
 	h := &Handler{Echo: e, draining: make(chan struct{})}
 
+	e.Pre(trimTrailingSlash)
 	e.Use(requestIDs, a.accessLog, a.recoverPanics, limitBody)
 
 	e.GET("/healthz", func(c *echo.Context) error {

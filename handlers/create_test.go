@@ -565,12 +565,20 @@ func TestRoutingErrors(t *testing.T) {
 	id := mustStatus(t, h.create(`{}`), http.StatusCreated)["id"].(string)
 	for _, tt := range []struct{ path, segment string }{
 		{"/v1.0/me/onlineMeetings/" + id + "/attendanceReports", "attendanceReports"},
-		{"/v1.0/me/onlineMeetings/" + id + "/a/b", "b"},
+		{"/v1.0/me/onlineMeetings/" + id + "/a/b", "a"},
+		{"/v1.0/me/onlineMeetings//" + id, ""},
 		{"/v1.0/me/onlineMeetings/createOrGet/x", "x"},
 		{"/v1.0/users/" + authtest.UserObjectID + "/onlineMeetings/" + id + "/recordings", "recordings"},
 	} {
 		for _, hdr := range []map[string]string{nil, {"Authorization": "Bearer " + h.userToken()}} {
 			graphError(t, h.do(http.MethodGet, tt.path, hdr, nil), 400, "BadRequest", "Resource not found for the segment '"+tt.segment+"'.")
+		}
+	}
+	// A trailing slash is dropped: the collection, the meeting.
+	tok := map[string]string{"Authorization": "Bearer " + h.userToken()}
+	for _, p := range []string{"/v1.0/me/onlineMeetings/", "/v1.0/me/onlineMeetings/" + id + "/", "/v1.0/users/" + authtest.UserObjectID + "/onlineMeetings/" + id + "/"} {
+		if r := h.do(http.MethodGet, p, tok, nil); r.status != http.StatusOK {
+			t.Errorf("GET %s = %d, want 200: %s", p, r.status, r.body)
 		}
 	}
 	// An escaped slash is part of the id: no such meeting.

@@ -1,6 +1,7 @@
 package handlers_test
 
 import (
+	"bytes"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -13,6 +14,7 @@ import (
 
 	"github.com/onlinemeetings/onlinemeetings/auth/authtest"
 	"github.com/onlinemeetings/onlinemeetings/handlers"
+	"github.com/onlinemeetings/onlinemeetings/store"
 )
 
 // Other principals of the lifecycle tests: bob is a second user of the
@@ -762,4 +764,28 @@ func TestRepeatedHeaders(t *testing.T) {
 	if got := mustStatus(t, h.call(http.MethodGet, path, tok, ""), http.StatusOK)["subject"]; got != nil {
 		t.Errorf("subject = %v after a refused PATCH, want null", got)
 	}
+}
+
+// TestPatchStoredOutOfRangeTime pins that a meeting stored before
+// date-times were range-checked, with a start in year 0000 (which earlier
+// builds accepted), can still be patched: stored times are decoded as they
+// are, and only new input must lie in years 1 to 9999.
+func TestPatchStoredOutOfRangeTime(t *testing.T) {
+	forEachStore(t, func(t *testing.T, h *harness) {
+		tok := h.userToken()
+		m := mustStatus(t, h.call(http.MethodPost, "/v1.0/me/onlineMeetings", tok,
+			`{"startDateTime":"2030-01-01T00:00:00Z","endDateTime":"2030-01-01T01:00:00Z"}`), http.StatusCreated)
+		owner := store.Owner{TenantID: authtest.TenantID, UserID: authtest.UserObjectID}
+		if _, err := h.store.Update(t.Context(), owner, m["id"].(string), func(sm *store.Meeting) error {
+			sm.Resource = bytes.Replace(sm.Resource, []byte(`"startDateTime":"2030-01-01T00:00:00Z"`), []byte(`"startDateTime":"0000-12-31T23:00:00Z"`), 1)
+			return nil
+		}); err != nil {
+			t.Fatal(err)
+		}
+		path := meetingPath("/v1.0/me/onlineMeetings", m["id"].(string))
+		got := mustStatus(t, h.call(http.MethodPatch, path, tok, `{"subject":"still patchable"}`), http.StatusOK)
+		if got["subject"] != "still patchable" || got["startDateTime"] != "0000-12-31T23:00:00Z" {
+			t.Errorf("patched meeting: subject %v, startDateTime %v", got["subject"], got["startDateTime"])
+		}
+	})
 }

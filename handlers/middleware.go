@@ -170,8 +170,9 @@ func (a *app) operation(id string, route *routers.Route) echo.MiddlewareFunc {
 		return func(c *echo.Context) error {
 			c.Set(ctxKeyOperation, id)
 			req := c.Request()
-			if subPath(c) {
-				return fromEchoError(echo.ErrNotFound, http.StatusNotFound, req.URL.Path)
+			if seg, ok := subPath(c); ok {
+				return &Error{Status: http.StatusBadRequest, Code: "BadRequest",
+					Message: fmt.Sprintf("Resource not found for the segment '%s'.", seg)}
 			}
 			p, err := a.authenticate(req)
 			if err != nil {
@@ -410,20 +411,43 @@ func bufferJSONBody(req *http.Request) ([]byte, error) {
 	return data, nil
 }
 
-// subPath reports whether a path parameter took in an unescaped '/': the
-// router gives the last parameter of a route whatever follows it, so
-// /me/onlineMeetings/{id}/attendanceReports would otherwise look up a
-// meeting with the id "{id}/attendanceReports". Such a path names no
-// resource here and gets what the router gives every other unknown path,
-// before the token is looked at. An id holding an escaped slash (%2F)
-// arrives escaped and is not affected.
-func subPath(c *echo.Context) bool {
+// subPath reports whether a path parameter took in an unescaped '/', and
+// the segment that names nothing: the router gives the last parameter of a
+// route whatever follows it, so /me/onlineMeetings/{id}/attendanceReports
+// would otherwise look up a meeting with the id "{id}/attendanceReports".
+// Such a path gets what the router gives any other unknown path, before the
+// token is looked at, naming the first segment past the id (an empty one
+// for a doubled slash). An id holding an escaped slash (%2F) arrives
+// escaped and is not affected, and trimTrailingSlash has already dropped a
+// trailing one.
+func subPath(c *echo.Context) (string, bool) {
 	for _, pv := range c.PathValues() {
-		if strings.Contains(pv.Value, "/") {
-			return true
+		first, rest, found := strings.Cut(pv.Value, "/")
+		if !found {
+			continue
 		}
+		if first == "" {
+			return "", true
+		}
+		seg, _, _ := strings.Cut(rest, "/")
+		return seg, true
 	}
-	return false
+	return "", false
+}
+
+// trimTrailingSlash drops one trailing slash from a path under /v1.0/ (in
+// its raw form too, which the router uses when the path has escapes), so
+// that /v1.0/me/onlineMeetings/ is the collection and …/{id}/ the meeting,
+// as OData services take them.
+func trimTrailingSlash(next echo.HandlerFunc) echo.HandlerFunc {
+	return func(c *echo.Context) error {
+		u := c.Request().URL
+		if len(u.Path) > len(apiBasePath)+1 && strings.HasPrefix(u.Path, apiBasePath+"/") && strings.HasSuffix(u.Path, "/") {
+			u.Path = u.Path[:len(u.Path)-1]
+			u.RawPath = strings.TrimSuffix(u.RawPath, "/")
+		}
+		return next(c)
+	}
 }
 
 // checkHeaderParams handles a header parameter of the operation sent more

@@ -488,16 +488,18 @@ Signed in as %s (oid %s, tenant %s). Try:
 
 More tokens: %s token --data-dir %s --public-url %s
 
-`, u.UPN, u.OID, u.TID, c.publicURL, tok, selfCommand(), c.dataDir, c.publicURL)
+`, u.UPN, u.OID, u.TID, c.publicURL, tok, selfCommand(os.Args[0]), c.dataDir, c.publicURL)
 }
 
 // selfCommand is how the user ran this program (./bin/onlinemeetings, or
-// onlinemeetings from PATH), so the hint's token command runs as pasted.
-func selfCommand() string {
-	if len(os.Args) > 0 && os.Args[0] != "" && !strings.ContainsAny(os.Args[0], " '\"$`") {
-		return os.Args[0]
+// onlinemeetings from PATH), so the hint's token command runs as pasted;
+// plain onlinemeetings when that is no help: a path with characters a shell
+// would take apart, or go run's temporary binary, gone when it exits.
+func selfCommand(arg0 string) string {
+	if arg0 == "" || strings.ContainsAny(arg0, " '\"$`") || strings.Contains(filepath.ToSlash(arg0), "/go-build") {
+		return "onlinemeetings"
 	}
-	return "onlinemeetings"
+	return arg0
 }
 
 // reloadOnSignal rereads the access policy file on every signal from sig

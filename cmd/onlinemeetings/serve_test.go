@@ -216,7 +216,7 @@ func TestServe(t *testing.T) {
 	for _, want := range []string{
 		"dev mode",
 		"curl -sS -X POST '" + publicURL + "/v1.0/me/onlineMeetings'",
-		"More tokens: " + os.Args[0] + " token --data-dir " + dir + " --public-url " + publicURL,
+		"More tokens: " + selfCommand(os.Args[0]) + " token --data-dir " + dir + " --public-url " + publicURL,
 	} {
 		if !strings.Contains(hint, want) {
 			t.Errorf("serve stdout = %q, want it to contain %q", hint, want)
@@ -328,5 +328,20 @@ func TestServeMemoryStore(t *testing.T) {
 	}
 	if code := exitCode(err, io.Discard); code != 1 {
 		t.Errorf("exitCode(run(%q)) = %d, want 1", args, code)
+	}
+}
+
+func TestSelfCommand(t *testing.T) {
+	for _, tt := range []struct{ arg0, want string }{
+		{"./bin/onlinemeetings", "./bin/onlinemeetings"},
+		{"onlinemeetings", "onlinemeetings"},
+		{"/usr/local/bin/onlinemeetings", "/usr/local/bin/onlinemeetings"},
+		{"/tmp/go-build2396881536/b001/exe/onlinemeetings", "onlinemeetings"}, // go run
+		{"/opt/my apps/onlinemeetings", "onlinemeetings"},
+		{"", "onlinemeetings"},
+	} {
+		if got := selfCommand(tt.arg0); got != tt.want {
+			t.Errorf("selfCommand(%q) = %q, want %q", tt.arg0, got, tt.want)
+		}
 	}
 }
