@@ -154,7 +154,10 @@ func New(cfg Config) (*Handler, error) {
 		KeepValidatedValue: true,
 		MultiError:         false,
 		SchemaValidationOptions: []openapi3.SchemaValidationOption{
-			openapi3.WithStringFormatValidator("date-time", dateTimeFormat),
+			// The map form: kin-openapi applies options on every
+			// validation, and the single-validator form makes a new map
+			// each time.
+			openapi3.WithStringFormatValidators(stringFormats),
 		},
 	}
 	for path, item := range spec.Paths.Map() {

@@ -21,6 +21,10 @@ import (
 // decoded, with the message for malformed JSON instead of Graph's
 // "Cannot convert the literal". The app passes it to kin-openapi per
 // validation, so kin-openapi's global formats stay as they are.
+// stringFormats are the format validators the app gives kin-openapi; it
+// only reads the map.
+var stringFormats = map[string]openapi3.StringFormatValidator{"date-time": dateTimeFormat}
+
 var dateTimeFormat = func() openapi3.StringFormatValidator {
 	pattern := openapi3.NewRegexpFormatValidator(openapi3.FormatOfStringDateTime)
 	return openapi3.NewCallbackValidator(func(s string) error {
