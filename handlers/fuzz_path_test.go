@@ -21,7 +21,9 @@ import (
 // the caller and one of another user. Invariants:
 //
 //   - the status is 200 (GET), 204 (DELETE) or 200 (PATCH) only for the
-//     caller's own meeting; otherwise 400, 403, 404 or 405, never a 5xx;
+//     caller's own meeting, or for a GET with an empty id, which is the
+//     collection (the trailing slash is dropped) and must not list the
+//     other user's meeting; otherwise 400, 403, 404 or 405, never a 5xx;
 //   - the other user's meeting is never returned, changed or deleted, and
 //     an id that is not the caller's meeting changes nothing;
 //   - every status >= 400 carries Graph's error JSON.
@@ -101,7 +103,18 @@ func FuzzMeetingPath(f *testing.F) {
 			t.Fatal(err)
 		}
 
+		// An empty id leaves a trailing slash, which the server drops: a
+		// GET of the collection, the caller's meetings only.
+		collection := id == "" && m == http.MethodGet
 		switch st := res.StatusCode; {
+		case st == http.StatusOK && collection:
+			var got struct{ Value []struct{ ID string } }
+			if json.Unmarshal(raw, &got) != nil {
+				t.Fatalf("200 for %s %s is not a collection: %.300s", m, path, raw)
+			}
+			if bytes.Contains(raw, []byte(theirs)) {
+				t.Fatalf("%s %s lists the other user's meeting: %.300s", m, path, raw)
+			}
 		case st == http.StatusOK && own:
 			var got struct{ ID string }
 			if json.Unmarshal(raw, &got) != nil || got.ID != mine {
