@@ -403,6 +403,18 @@ func runServe(ctx context.Context, args []string, getenv func(string) string, st
 		printDevHint(stdout, dev, vcfg.Issuer, c)
 	}
 
+	// With a shutdown delay, a second SIGTERM/SIGINT (an operator who will
+	// not wait) cuts it short. The channel sees every signal from here on,
+	// the first one (which cancels ctx) included, so the delay counts two:
+	// registered only once the first had arrived, it could miss a second
+	// that came right after.
+	var signals chan os.Signal
+	if c.shutdownDelay > 0 {
+		signals = make(chan os.Signal, 2)
+		signal.Notify(signals, os.Interrupt, syscall.SIGTERM)
+		defer signal.Stop(signals)
+	}
+
 	drained := make(chan struct{})
 	defer close(drained)
 	conns.closeOnShutdown(srv, drained, 50*time.Millisecond)
@@ -418,18 +430,21 @@ func runServe(ctx context.Context, args []string, getenv func(string) string, st
 	if c.shutdownDelay > 0 {
 		// Still serving everything; only /readyz says 503, so load
 		// balancers that poll it take this replica out before the port
-		// closes and refuses their connections.
-		// A second SIGTERM/SIGINT (an operator who will not wait) cuts
-		// the delay short; the drain that follows is the same.
-		again := make(chan os.Signal, 1)
-		signal.Notify(again, os.Interrupt, syscall.SIGTERM)
-		defer signal.Stop(again)
+		// closes and refuses their connections. (ctx may also end without
+		// a signal, as in tests; then only the delay ends it.)
 		log.Info("draining: /readyz answers 503, still serving", slog.Duration("delay", c.shutdownDelay))
-		select {
-		case <-time.After(c.shutdownDelay):
-		case <-again:
-		case err := <-serveErr:
-			return fmt.Errorf("serve: %w", err)
+		timer := time.NewTimer(c.shutdownDelay)
+		defer timer.Stop()
+	delay:
+		for n := 0; n < 2; {
+			select {
+			case <-timer.C:
+				break delay
+			case <-signals:
+				n++
+			case err := <-serveErr:
+				return fmt.Errorf("serve: %w", err)
+			}
 		}
 	}
 	log.Info("shutting down", slog.Duration("timeout", c.shutdownTimeout))
