@@ -117,6 +117,13 @@ func toGraphError(err error, path string) *Error {
 	return &Error{Status: http.StatusInternalServerError, Code: "generalException", Message: msgInternal, Err: err}
 }
 
+// unknownSegment is Graph's answer to a path under /v1.0 that names nothing:
+// 400 naming the segment it could not resolve.
+func unknownSegment(segment string, cause error) *Error {
+	return &Error{Status: http.StatusBadRequest, Code: "BadRequest",
+		Message: fmt.Sprintf("Resource not found for the segment '%s'.", segment), Err: cause}
+}
+
 // fromEchoError maps Echo's own errors (router 404/405, binder, body limit).
 func fromEchoError(err error, code int, path string) *Error {
 	cause := err
@@ -129,8 +136,7 @@ func fromEchoError(err error, code int, path string) *Error {
 		// naming the segment; anything else is a plain 404.
 		if rest, ok := strings.CutPrefix(path, apiBasePath+"/"); ok && rest != "" {
 			segment := rest[strings.LastIndex(strings.TrimSuffix(rest, "/"), "/")+1:]
-			return &Error{Status: http.StatusBadRequest, Code: "BadRequest",
-				Message: fmt.Sprintf("Resource not found for the segment '%s'.", strings.TrimSuffix(segment, "/")), Err: cause}
+			return unknownSegment(strings.TrimSuffix(segment, "/"), cause)
 		}
 		return &Error{Status: http.StatusNotFound, Code: "NotFound", Message: "The requested resource does not exist.", Err: cause}
 	case http.StatusMethodNotAllowed:

@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"iter"
 	"log/slog"
 	"maps"
 	"mime"
@@ -171,8 +172,7 @@ func (a *app) operation(id string, route *routers.Route) echo.MiddlewareFunc {
 			c.Set(ctxKeyOperation, id)
 			req := c.Request()
 			if seg, ok := subPath(c); ok {
-				return &Error{Status: http.StatusBadRequest, Code: "BadRequest",
-					Message: fmt.Sprintf("Resource not found for the segment '%s'.", seg)}
+				return unknownSegment(seg, nil)
 			}
 			p, err := a.authenticate(req)
 			if err != nil {
@@ -455,20 +455,15 @@ func trimTrailingSlash(next echo.HandlerFunc) echo.HandlerFunc {
 // the JSON payload: Prefer lines are folded into one (RFC 7240 lets a client
 // split its preferences over several), any other gets a 400 naming it.
 func checkHeaderParams(req *http.Request, route *routers.Route) error {
-	for _, params := range []openapi3.Parameters{route.Operation.Parameters, route.PathItem.Parameters} {
-		for _, p := range params {
-			if p.Value == nil || p.Value.In != "header" {
-				continue
-			}
-			values := req.Header.Values(p.Value.Name)
-			if len(values) < 2 {
-				continue
-			}
-			if !strings.EqualFold(p.Value.Name, "Prefer") {
-				return badRequest(fmt.Sprintf("The header '%s' must be sent at most once.", p.Value.Name))
-			}
-			req.Header.Set(p.Value.Name, strings.Join(values, ", "))
+	for p := range routeParams(route, "header") {
+		values := req.Header.Values(p.Name)
+		if len(values) < 2 {
+			continue
 		}
+		if !strings.EqualFold(p.Name, "Prefer") {
+			return badRequest(fmt.Sprintf("The header '%s' must be sent at most once.", p.Name))
+		}
+		req.Header.Set(p.Name, strings.Join(values, ", "))
 	}
 	return nil
 }
@@ -488,7 +483,7 @@ func checkQueryOptions(req *http.Request, route *routers.Route) error {
 		if !strings.HasPrefix(name, "$") {
 			continue
 		}
-		if declaredParam(route, "query", name) == nil {
+		if !declaredParam(route, "query", name) {
 			return badRequest(fmt.Sprintf("Query option '%s' is not supported on this request.", name))
 		}
 		if len(query[name]) > 1 {
@@ -498,15 +493,27 @@ func checkQueryOptions(req *http.Request, route *routers.Route) error {
 	return nil
 }
 
-// declaredParam returns the parameter named name in the location in that
-// route's operation declares, or else its path, or nil.
-func declaredParam(route *routers.Route, in, name string) *openapi3.Parameter {
-	for _, params := range []openapi3.Parameters{route.Operation.Parameters, route.PathItem.Parameters} {
-		for _, p := range params {
-			if p.Value != nil && p.Value.In == in && p.Value.Name == name {
-				return p.Value
+// routeParams yields the parameters in location in ("query", "header",
+// "path") that the route's operation declares, then those of its path.
+func routeParams(route *routers.Route, in string) iter.Seq[*openapi3.Parameter] {
+	return func(yield func(*openapi3.Parameter) bool) {
+		for _, params := range []openapi3.Parameters{route.Operation.Parameters, route.PathItem.Parameters} {
+			for _, p := range params {
+				if p.Value != nil && p.Value.In == in && !yield(p.Value) {
+					return
+				}
 			}
 		}
 	}
-	return nil
+}
+
+// declaredParam reports whether the route declares a parameter named name
+// in location in.
+func declaredParam(route *routers.Route, in, name string) bool {
+	for p := range routeParams(route, in) {
+		if p.Name == name {
+			return true
+		}
+	}
+	return false
 }
