@@ -1794,36 +1794,48 @@ type ListOnlineMeetingsResponse200Headers struct {
 
 // ListOnlineMeetingsResponse400Headers the declared response headers of an HTTP 400 response for ListOnlineMeetings
 type ListOnlineMeetingsResponse400Headers struct {
+	RetryAfter      *int
+	WWWAuthenticate *string
 	ClientRequestID *string
 	RequestID       *string
 }
 
 // ListOnlineMeetingsResponse401Headers the declared response headers of an HTTP 401 response for ListOnlineMeetings
 type ListOnlineMeetingsResponse401Headers struct {
+	RetryAfter      *int
+	WWWAuthenticate *string
 	ClientRequestID *string
 	RequestID       *string
 }
 
 // ListOnlineMeetingsResponse403Headers the declared response headers of an HTTP 403 response for ListOnlineMeetings
 type ListOnlineMeetingsResponse403Headers struct {
+	RetryAfter      *int
+	WWWAuthenticate *string
 	ClientRequestID *string
 	RequestID       *string
 }
 
 // ListOnlineMeetingsResponse429Headers the declared response headers of an HTTP 429 response for ListOnlineMeetings
 type ListOnlineMeetingsResponse429Headers struct {
+	RetryAfter      *int
+	WWWAuthenticate *string
 	ClientRequestID *string
 	RequestID       *string
 }
 
 // ListOnlineMeetingsResponse500Headers the declared response headers of an HTTP 500 response for ListOnlineMeetings
 type ListOnlineMeetingsResponse500Headers struct {
+	RetryAfter      *int
+	WWWAuthenticate *string
 	ClientRequestID *string
 	RequestID       *string
 }
 
 // ListOnlineMeetingsResponse503Headers the declared response headers of an HTTP 503 response for ListOnlineMeetings
 type ListOnlineMeetingsResponse503Headers struct {
+	RetryAfter      *int
+	WWWAuthenticate *string
 	ClientRequestID *string
 	RequestID       *string
 }
@@ -1934,48 +1946,64 @@ type CreateOnlineMeetingResponse201Headers struct {
 
 // CreateOnlineMeetingResponse400Headers the declared response headers of an HTTP 400 response for CreateOnlineMeeting
 type CreateOnlineMeetingResponse400Headers struct {
+	RetryAfter      *int
+	WWWAuthenticate *string
 	ClientRequestID *string
 	RequestID       *string
 }
 
 // CreateOnlineMeetingResponse401Headers the declared response headers of an HTTP 401 response for CreateOnlineMeeting
 type CreateOnlineMeetingResponse401Headers struct {
+	RetryAfter      *int
+	WWWAuthenticate *string
 	ClientRequestID *string
 	RequestID       *string
 }
 
 // CreateOnlineMeetingResponse403Headers the declared response headers of an HTTP 403 response for CreateOnlineMeeting
 type CreateOnlineMeetingResponse403Headers struct {
+	RetryAfter      *int
+	WWWAuthenticate *string
 	ClientRequestID *string
 	RequestID       *string
 }
 
 // CreateOnlineMeetingResponse413Headers the declared response headers of an HTTP 413 response for CreateOnlineMeeting
 type CreateOnlineMeetingResponse413Headers struct {
+	RetryAfter      *int
+	WWWAuthenticate *string
 	ClientRequestID *string
 	RequestID       *string
 }
 
 // CreateOnlineMeetingResponse415Headers the declared response headers of an HTTP 415 response for CreateOnlineMeeting
 type CreateOnlineMeetingResponse415Headers struct {
+	RetryAfter      *int
+	WWWAuthenticate *string
 	ClientRequestID *string
 	RequestID       *string
 }
 
 // CreateOnlineMeetingResponse429Headers the declared response headers of an HTTP 429 response for CreateOnlineMeeting
 type CreateOnlineMeetingResponse429Headers struct {
+	RetryAfter      *int
+	WWWAuthenticate *string
 	ClientRequestID *string
 	RequestID       *string
 }
 
 // CreateOnlineMeetingResponse500Headers the declared response headers of an HTTP 500 response for CreateOnlineMeeting
 type CreateOnlineMeetingResponse500Headers struct {
+	RetryAfter      *int
+	WWWAuthenticate *string
 	ClientRequestID *string
 	RequestID       *string
 }
 
 // CreateOnlineMeetingResponse503Headers the declared response headers of an HTTP 503 response for CreateOnlineMeeting
 type CreateOnlineMeetingResponse503Headers struct {
+	RetryAfter      *int
+	WWWAuthenticate *string
 	ClientRequestID *string
 	RequestID       *string
 }
@@ -2111,48 +2139,64 @@ type CreateOrGetOnlineMeetingResponse201Headers struct {
 
 // CreateOrGetOnlineMeetingResponse400Headers the declared response headers of an HTTP 400 response for CreateOrGetOnlineMeeting
 type CreateOrGetOnlineMeetingResponse400Headers struct {
+	RetryAfter      *int
+	WWWAuthenticate *string
 	ClientRequestID *string
 	RequestID       *string
 }
 
 // CreateOrGetOnlineMeetingResponse401Headers the declared response headers of an HTTP 401 response for CreateOrGetOnlineMeeting
 type CreateOrGetOnlineMeetingResponse401Headers struct {
+	RetryAfter      *int
+	WWWAuthenticate *string
 	ClientRequestID *string
 	RequestID       *string
 }
 
 // CreateOrGetOnlineMeetingResponse403Headers the declared response headers of an HTTP 403 response for CreateOrGetOnlineMeeting
 type CreateOrGetOnlineMeetingResponse403Headers struct {
+	RetryAfter      *int
+	WWWAuthenticate *string
 	ClientRequestID *string
 	RequestID       *string
 }
 
 // CreateOrGetOnlineMeetingResponse413Headers the declared response headers of an HTTP 413 response for CreateOrGetOnlineMeeting
 type CreateOrGetOnlineMeetingResponse413Headers struct {
+	RetryAfter      *int
+	WWWAuthenticate *string
 	ClientRequestID *string
 	RequestID       *string
 }
 
 // CreateOrGetOnlineMeetingResponse415Headers the declared response headers of an HTTP 415 response for CreateOrGetOnlineMeeting
 type CreateOrGetOnlineMeetingResponse415Headers struct {
+	RetryAfter      *int
+	WWWAuthenticate *string
 	ClientRequestID *string
 	RequestID       *string
 }
 
 // CreateOrGetOnlineMeetingResponse429Headers the declared response headers of an HTTP 429 response for CreateOrGetOnlineMeeting
 type CreateOrGetOnlineMeetingResponse429Headers struct {
+	RetryAfter      *int
+	WWWAuthenticate *string
 	ClientRequestID *string
 	RequestID       *string
 }
 
 // CreateOrGetOnlineMeetingResponse500Headers the declared response headers of an HTTP 500 response for CreateOrGetOnlineMeeting
 type CreateOrGetOnlineMeetingResponse500Headers struct {
+	RetryAfter      *int
+	WWWAuthenticate *string
 	ClientRequestID *string
 	RequestID       *string
 }
 
 // CreateOrGetOnlineMeetingResponse503Headers the declared response headers of an HTTP 503 response for CreateOrGetOnlineMeeting
 type CreateOrGetOnlineMeetingResponse503Headers struct {
+	RetryAfter      *int
+	WWWAuthenticate *string
 	ClientRequestID *string
 	RequestID       *string
 }
@@ -2289,42 +2333,56 @@ type DeleteOnlineMeetingResponse204Headers struct {
 
 // DeleteOnlineMeetingResponse400Headers the declared response headers of an HTTP 400 response for DeleteOnlineMeeting
 type DeleteOnlineMeetingResponse400Headers struct {
+	RetryAfter      *int
+	WWWAuthenticate *string
 	ClientRequestID *string
 	RequestID       *string
 }
 
 // DeleteOnlineMeetingResponse401Headers the declared response headers of an HTTP 401 response for DeleteOnlineMeeting
 type DeleteOnlineMeetingResponse401Headers struct {
+	RetryAfter      *int
+	WWWAuthenticate *string
 	ClientRequestID *string
 	RequestID       *string
 }
 
 // DeleteOnlineMeetingResponse403Headers the declared response headers of an HTTP 403 response for DeleteOnlineMeeting
 type DeleteOnlineMeetingResponse403Headers struct {
+	RetryAfter      *int
+	WWWAuthenticate *string
 	ClientRequestID *string
 	RequestID       *string
 }
 
 // DeleteOnlineMeetingResponse404Headers the declared response headers of an HTTP 404 response for DeleteOnlineMeeting
 type DeleteOnlineMeetingResponse404Headers struct {
+	RetryAfter      *int
+	WWWAuthenticate *string
 	ClientRequestID *string
 	RequestID       *string
 }
 
 // DeleteOnlineMeetingResponse429Headers the declared response headers of an HTTP 429 response for DeleteOnlineMeeting
 type DeleteOnlineMeetingResponse429Headers struct {
+	RetryAfter      *int
+	WWWAuthenticate *string
 	ClientRequestID *string
 	RequestID       *string
 }
 
 // DeleteOnlineMeetingResponse500Headers the declared response headers of an HTTP 500 response for DeleteOnlineMeeting
 type DeleteOnlineMeetingResponse500Headers struct {
+	RetryAfter      *int
+	WWWAuthenticate *string
 	ClientRequestID *string
 	RequestID       *string
 }
 
 // DeleteOnlineMeetingResponse503Headers the declared response headers of an HTTP 503 response for DeleteOnlineMeeting
 type DeleteOnlineMeetingResponse503Headers struct {
+	RetryAfter      *int
+	WWWAuthenticate *string
 	ClientRequestID *string
 	RequestID       *string
 }
@@ -2437,42 +2495,56 @@ type GetOnlineMeetingResponse200Headers struct {
 
 // GetOnlineMeetingResponse400Headers the declared response headers of an HTTP 400 response for GetOnlineMeeting
 type GetOnlineMeetingResponse400Headers struct {
+	RetryAfter      *int
+	WWWAuthenticate *string
 	ClientRequestID *string
 	RequestID       *string
 }
 
 // GetOnlineMeetingResponse401Headers the declared response headers of an HTTP 401 response for GetOnlineMeeting
 type GetOnlineMeetingResponse401Headers struct {
+	RetryAfter      *int
+	WWWAuthenticate *string
 	ClientRequestID *string
 	RequestID       *string
 }
 
 // GetOnlineMeetingResponse403Headers the declared response headers of an HTTP 403 response for GetOnlineMeeting
 type GetOnlineMeetingResponse403Headers struct {
+	RetryAfter      *int
+	WWWAuthenticate *string
 	ClientRequestID *string
 	RequestID       *string
 }
 
 // GetOnlineMeetingResponse404Headers the declared response headers of an HTTP 404 response for GetOnlineMeeting
 type GetOnlineMeetingResponse404Headers struct {
+	RetryAfter      *int
+	WWWAuthenticate *string
 	ClientRequestID *string
 	RequestID       *string
 }
 
 // GetOnlineMeetingResponse429Headers the declared response headers of an HTTP 429 response for GetOnlineMeeting
 type GetOnlineMeetingResponse429Headers struct {
+	RetryAfter      *int
+	WWWAuthenticate *string
 	ClientRequestID *string
 	RequestID       *string
 }
 
 // GetOnlineMeetingResponse500Headers the declared response headers of an HTTP 500 response for GetOnlineMeeting
 type GetOnlineMeetingResponse500Headers struct {
+	RetryAfter      *int
+	WWWAuthenticate *string
 	ClientRequestID *string
 	RequestID       *string
 }
 
 // GetOnlineMeetingResponse503Headers the declared response headers of an HTTP 503 response for GetOnlineMeeting
 type GetOnlineMeetingResponse503Headers struct {
+	RetryAfter      *int
+	WWWAuthenticate *string
 	ClientRequestID *string
 	RequestID       *string
 }
@@ -2592,54 +2664,72 @@ type UpdateOnlineMeetingResponse200Headers struct {
 
 // UpdateOnlineMeetingResponse400Headers the declared response headers of an HTTP 400 response for UpdateOnlineMeeting
 type UpdateOnlineMeetingResponse400Headers struct {
+	RetryAfter      *int
+	WWWAuthenticate *string
 	ClientRequestID *string
 	RequestID       *string
 }
 
 // UpdateOnlineMeetingResponse401Headers the declared response headers of an HTTP 401 response for UpdateOnlineMeeting
 type UpdateOnlineMeetingResponse401Headers struct {
+	RetryAfter      *int
+	WWWAuthenticate *string
 	ClientRequestID *string
 	RequestID       *string
 }
 
 // UpdateOnlineMeetingResponse403Headers the declared response headers of an HTTP 403 response for UpdateOnlineMeeting
 type UpdateOnlineMeetingResponse403Headers struct {
+	RetryAfter      *int
+	WWWAuthenticate *string
 	ClientRequestID *string
 	RequestID       *string
 }
 
 // UpdateOnlineMeetingResponse404Headers the declared response headers of an HTTP 404 response for UpdateOnlineMeeting
 type UpdateOnlineMeetingResponse404Headers struct {
+	RetryAfter      *int
+	WWWAuthenticate *string
 	ClientRequestID *string
 	RequestID       *string
 }
 
 // UpdateOnlineMeetingResponse413Headers the declared response headers of an HTTP 413 response for UpdateOnlineMeeting
 type UpdateOnlineMeetingResponse413Headers struct {
+	RetryAfter      *int
+	WWWAuthenticate *string
 	ClientRequestID *string
 	RequestID       *string
 }
 
 // UpdateOnlineMeetingResponse415Headers the declared response headers of an HTTP 415 response for UpdateOnlineMeeting
 type UpdateOnlineMeetingResponse415Headers struct {
+	RetryAfter      *int
+	WWWAuthenticate *string
 	ClientRequestID *string
 	RequestID       *string
 }
 
 // UpdateOnlineMeetingResponse429Headers the declared response headers of an HTTP 429 response for UpdateOnlineMeeting
 type UpdateOnlineMeetingResponse429Headers struct {
+	RetryAfter      *int
+	WWWAuthenticate *string
 	ClientRequestID *string
 	RequestID       *string
 }
 
 // UpdateOnlineMeetingResponse500Headers the declared response headers of an HTTP 500 response for UpdateOnlineMeeting
 type UpdateOnlineMeetingResponse500Headers struct {
+	RetryAfter      *int
+	WWWAuthenticate *string
 	ClientRequestID *string
 	RequestID       *string
 }
 
 // UpdateOnlineMeetingResponse503Headers the declared response headers of an HTTP 503 response for UpdateOnlineMeeting
 type UpdateOnlineMeetingResponse503Headers struct {
+	RetryAfter      *int
+	WWWAuthenticate *string
 	ClientRequestID *string
 	RequestID       *string
 }
@@ -2777,42 +2867,56 @@ type ListUserOnlineMeetingsResponse200Headers struct {
 
 // ListUserOnlineMeetingsResponse400Headers the declared response headers of an HTTP 400 response for ListUserOnlineMeetings
 type ListUserOnlineMeetingsResponse400Headers struct {
+	RetryAfter      *int
+	WWWAuthenticate *string
 	ClientRequestID *string
 	RequestID       *string
 }
 
 // ListUserOnlineMeetingsResponse401Headers the declared response headers of an HTTP 401 response for ListUserOnlineMeetings
 type ListUserOnlineMeetingsResponse401Headers struct {
+	RetryAfter      *int
+	WWWAuthenticate *string
 	ClientRequestID *string
 	RequestID       *string
 }
 
 // ListUserOnlineMeetingsResponse403Headers the declared response headers of an HTTP 403 response for ListUserOnlineMeetings
 type ListUserOnlineMeetingsResponse403Headers struct {
+	RetryAfter      *int
+	WWWAuthenticate *string
 	ClientRequestID *string
 	RequestID       *string
 }
 
 // ListUserOnlineMeetingsResponse404Headers the declared response headers of an HTTP 404 response for ListUserOnlineMeetings
 type ListUserOnlineMeetingsResponse404Headers struct {
+	RetryAfter      *int
+	WWWAuthenticate *string
 	ClientRequestID *string
 	RequestID       *string
 }
 
 // ListUserOnlineMeetingsResponse429Headers the declared response headers of an HTTP 429 response for ListUserOnlineMeetings
 type ListUserOnlineMeetingsResponse429Headers struct {
+	RetryAfter      *int
+	WWWAuthenticate *string
 	ClientRequestID *string
 	RequestID       *string
 }
 
 // ListUserOnlineMeetingsResponse500Headers the declared response headers of an HTTP 500 response for ListUserOnlineMeetings
 type ListUserOnlineMeetingsResponse500Headers struct {
+	RetryAfter      *int
+	WWWAuthenticate *string
 	ClientRequestID *string
 	RequestID       *string
 }
 
 // ListUserOnlineMeetingsResponse503Headers the declared response headers of an HTTP 503 response for ListUserOnlineMeetings
 type ListUserOnlineMeetingsResponse503Headers struct {
+	RetryAfter      *int
+	WWWAuthenticate *string
 	ClientRequestID *string
 	RequestID       *string
 }
@@ -2932,54 +3036,72 @@ type CreateUserOnlineMeetingResponse201Headers struct {
 
 // CreateUserOnlineMeetingResponse400Headers the declared response headers of an HTTP 400 response for CreateUserOnlineMeeting
 type CreateUserOnlineMeetingResponse400Headers struct {
+	RetryAfter      *int
+	WWWAuthenticate *string
 	ClientRequestID *string
 	RequestID       *string
 }
 
 // CreateUserOnlineMeetingResponse401Headers the declared response headers of an HTTP 401 response for CreateUserOnlineMeeting
 type CreateUserOnlineMeetingResponse401Headers struct {
+	RetryAfter      *int
+	WWWAuthenticate *string
 	ClientRequestID *string
 	RequestID       *string
 }
 
 // CreateUserOnlineMeetingResponse403Headers the declared response headers of an HTTP 403 response for CreateUserOnlineMeeting
 type CreateUserOnlineMeetingResponse403Headers struct {
+	RetryAfter      *int
+	WWWAuthenticate *string
 	ClientRequestID *string
 	RequestID       *string
 }
 
 // CreateUserOnlineMeetingResponse404Headers the declared response headers of an HTTP 404 response for CreateUserOnlineMeeting
 type CreateUserOnlineMeetingResponse404Headers struct {
+	RetryAfter      *int
+	WWWAuthenticate *string
 	ClientRequestID *string
 	RequestID       *string
 }
 
 // CreateUserOnlineMeetingResponse413Headers the declared response headers of an HTTP 413 response for CreateUserOnlineMeeting
 type CreateUserOnlineMeetingResponse413Headers struct {
+	RetryAfter      *int
+	WWWAuthenticate *string
 	ClientRequestID *string
 	RequestID       *string
 }
 
 // CreateUserOnlineMeetingResponse415Headers the declared response headers of an HTTP 415 response for CreateUserOnlineMeeting
 type CreateUserOnlineMeetingResponse415Headers struct {
+	RetryAfter      *int
+	WWWAuthenticate *string
 	ClientRequestID *string
 	RequestID       *string
 }
 
 // CreateUserOnlineMeetingResponse429Headers the declared response headers of an HTTP 429 response for CreateUserOnlineMeeting
 type CreateUserOnlineMeetingResponse429Headers struct {
+	RetryAfter      *int
+	WWWAuthenticate *string
 	ClientRequestID *string
 	RequestID       *string
 }
 
 // CreateUserOnlineMeetingResponse500Headers the declared response headers of an HTTP 500 response for CreateUserOnlineMeeting
 type CreateUserOnlineMeetingResponse500Headers struct {
+	RetryAfter      *int
+	WWWAuthenticate *string
 	ClientRequestID *string
 	RequestID       *string
 }
 
 // CreateUserOnlineMeetingResponse503Headers the declared response headers of an HTTP 503 response for CreateUserOnlineMeeting
 type CreateUserOnlineMeetingResponse503Headers struct {
+	RetryAfter      *int
+	WWWAuthenticate *string
 	ClientRequestID *string
 	RequestID       *string
 }
@@ -3124,54 +3246,72 @@ type CreateOrGetUserOnlineMeetingResponse201Headers struct {
 
 // CreateOrGetUserOnlineMeetingResponse400Headers the declared response headers of an HTTP 400 response for CreateOrGetUserOnlineMeeting
 type CreateOrGetUserOnlineMeetingResponse400Headers struct {
+	RetryAfter      *int
+	WWWAuthenticate *string
 	ClientRequestID *string
 	RequestID       *string
 }
 
 // CreateOrGetUserOnlineMeetingResponse401Headers the declared response headers of an HTTP 401 response for CreateOrGetUserOnlineMeeting
 type CreateOrGetUserOnlineMeetingResponse401Headers struct {
+	RetryAfter      *int
+	WWWAuthenticate *string
 	ClientRequestID *string
 	RequestID       *string
 }
 
 // CreateOrGetUserOnlineMeetingResponse403Headers the declared response headers of an HTTP 403 response for CreateOrGetUserOnlineMeeting
 type CreateOrGetUserOnlineMeetingResponse403Headers struct {
+	RetryAfter      *int
+	WWWAuthenticate *string
 	ClientRequestID *string
 	RequestID       *string
 }
 
 // CreateOrGetUserOnlineMeetingResponse404Headers the declared response headers of an HTTP 404 response for CreateOrGetUserOnlineMeeting
 type CreateOrGetUserOnlineMeetingResponse404Headers struct {
+	RetryAfter      *int
+	WWWAuthenticate *string
 	ClientRequestID *string
 	RequestID       *string
 }
 
 // CreateOrGetUserOnlineMeetingResponse413Headers the declared response headers of an HTTP 413 response for CreateOrGetUserOnlineMeeting
 type CreateOrGetUserOnlineMeetingResponse413Headers struct {
+	RetryAfter      *int
+	WWWAuthenticate *string
 	ClientRequestID *string
 	RequestID       *string
 }
 
 // CreateOrGetUserOnlineMeetingResponse415Headers the declared response headers of an HTTP 415 response for CreateOrGetUserOnlineMeeting
 type CreateOrGetUserOnlineMeetingResponse415Headers struct {
+	RetryAfter      *int
+	WWWAuthenticate *string
 	ClientRequestID *string
 	RequestID       *string
 }
 
 // CreateOrGetUserOnlineMeetingResponse429Headers the declared response headers of an HTTP 429 response for CreateOrGetUserOnlineMeeting
 type CreateOrGetUserOnlineMeetingResponse429Headers struct {
+	RetryAfter      *int
+	WWWAuthenticate *string
 	ClientRequestID *string
 	RequestID       *string
 }
 
 // CreateOrGetUserOnlineMeetingResponse500Headers the declared response headers of an HTTP 500 response for CreateOrGetUserOnlineMeeting
 type CreateOrGetUserOnlineMeetingResponse500Headers struct {
+	RetryAfter      *int
+	WWWAuthenticate *string
 	ClientRequestID *string
 	RequestID       *string
 }
 
 // CreateOrGetUserOnlineMeetingResponse503Headers the declared response headers of an HTTP 503 response for CreateOrGetUserOnlineMeeting
 type CreateOrGetUserOnlineMeetingResponse503Headers struct {
+	RetryAfter      *int
+	WWWAuthenticate *string
 	ClientRequestID *string
 	RequestID       *string
 }
@@ -3317,42 +3457,56 @@ type DeleteUserOnlineMeetingResponse204Headers struct {
 
 // DeleteUserOnlineMeetingResponse400Headers the declared response headers of an HTTP 400 response for DeleteUserOnlineMeeting
 type DeleteUserOnlineMeetingResponse400Headers struct {
+	RetryAfter      *int
+	WWWAuthenticate *string
 	ClientRequestID *string
 	RequestID       *string
 }
 
 // DeleteUserOnlineMeetingResponse401Headers the declared response headers of an HTTP 401 response for DeleteUserOnlineMeeting
 type DeleteUserOnlineMeetingResponse401Headers struct {
+	RetryAfter      *int
+	WWWAuthenticate *string
 	ClientRequestID *string
 	RequestID       *string
 }
 
 // DeleteUserOnlineMeetingResponse403Headers the declared response headers of an HTTP 403 response for DeleteUserOnlineMeeting
 type DeleteUserOnlineMeetingResponse403Headers struct {
+	RetryAfter      *int
+	WWWAuthenticate *string
 	ClientRequestID *string
 	RequestID       *string
 }
 
 // DeleteUserOnlineMeetingResponse404Headers the declared response headers of an HTTP 404 response for DeleteUserOnlineMeeting
 type DeleteUserOnlineMeetingResponse404Headers struct {
+	RetryAfter      *int
+	WWWAuthenticate *string
 	ClientRequestID *string
 	RequestID       *string
 }
 
 // DeleteUserOnlineMeetingResponse429Headers the declared response headers of an HTTP 429 response for DeleteUserOnlineMeeting
 type DeleteUserOnlineMeetingResponse429Headers struct {
+	RetryAfter      *int
+	WWWAuthenticate *string
 	ClientRequestID *string
 	RequestID       *string
 }
 
 // DeleteUserOnlineMeetingResponse500Headers the declared response headers of an HTTP 500 response for DeleteUserOnlineMeeting
 type DeleteUserOnlineMeetingResponse500Headers struct {
+	RetryAfter      *int
+	WWWAuthenticate *string
 	ClientRequestID *string
 	RequestID       *string
 }
 
 // DeleteUserOnlineMeetingResponse503Headers the declared response headers of an HTTP 503 response for DeleteUserOnlineMeeting
 type DeleteUserOnlineMeetingResponse503Headers struct {
+	RetryAfter      *int
+	WWWAuthenticate *string
 	ClientRequestID *string
 	RequestID       *string
 }
@@ -3465,42 +3619,56 @@ type GetUserOnlineMeetingResponse200Headers struct {
 
 // GetUserOnlineMeetingResponse400Headers the declared response headers of an HTTP 400 response for GetUserOnlineMeeting
 type GetUserOnlineMeetingResponse400Headers struct {
+	RetryAfter      *int
+	WWWAuthenticate *string
 	ClientRequestID *string
 	RequestID       *string
 }
 
 // GetUserOnlineMeetingResponse401Headers the declared response headers of an HTTP 401 response for GetUserOnlineMeeting
 type GetUserOnlineMeetingResponse401Headers struct {
+	RetryAfter      *int
+	WWWAuthenticate *string
 	ClientRequestID *string
 	RequestID       *string
 }
 
 // GetUserOnlineMeetingResponse403Headers the declared response headers of an HTTP 403 response for GetUserOnlineMeeting
 type GetUserOnlineMeetingResponse403Headers struct {
+	RetryAfter      *int
+	WWWAuthenticate *string
 	ClientRequestID *string
 	RequestID       *string
 }
 
 // GetUserOnlineMeetingResponse404Headers the declared response headers of an HTTP 404 response for GetUserOnlineMeeting
 type GetUserOnlineMeetingResponse404Headers struct {
+	RetryAfter      *int
+	WWWAuthenticate *string
 	ClientRequestID *string
 	RequestID       *string
 }
 
 // GetUserOnlineMeetingResponse429Headers the declared response headers of an HTTP 429 response for GetUserOnlineMeeting
 type GetUserOnlineMeetingResponse429Headers struct {
+	RetryAfter      *int
+	WWWAuthenticate *string
 	ClientRequestID *string
 	RequestID       *string
 }
 
 // GetUserOnlineMeetingResponse500Headers the declared response headers of an HTTP 500 response for GetUserOnlineMeeting
 type GetUserOnlineMeetingResponse500Headers struct {
+	RetryAfter      *int
+	WWWAuthenticate *string
 	ClientRequestID *string
 	RequestID       *string
 }
 
 // GetUserOnlineMeetingResponse503Headers the declared response headers of an HTTP 503 response for GetUserOnlineMeeting
 type GetUserOnlineMeetingResponse503Headers struct {
+	RetryAfter      *int
+	WWWAuthenticate *string
 	ClientRequestID *string
 	RequestID       *string
 }
@@ -3620,54 +3788,72 @@ type UpdateUserOnlineMeetingResponse200Headers struct {
 
 // UpdateUserOnlineMeetingResponse400Headers the declared response headers of an HTTP 400 response for UpdateUserOnlineMeeting
 type UpdateUserOnlineMeetingResponse400Headers struct {
+	RetryAfter      *int
+	WWWAuthenticate *string
 	ClientRequestID *string
 	RequestID       *string
 }
 
 // UpdateUserOnlineMeetingResponse401Headers the declared response headers of an HTTP 401 response for UpdateUserOnlineMeeting
 type UpdateUserOnlineMeetingResponse401Headers struct {
+	RetryAfter      *int
+	WWWAuthenticate *string
 	ClientRequestID *string
 	RequestID       *string
 }
 
 // UpdateUserOnlineMeetingResponse403Headers the declared response headers of an HTTP 403 response for UpdateUserOnlineMeeting
 type UpdateUserOnlineMeetingResponse403Headers struct {
+	RetryAfter      *int
+	WWWAuthenticate *string
 	ClientRequestID *string
 	RequestID       *string
 }
 
 // UpdateUserOnlineMeetingResponse404Headers the declared response headers of an HTTP 404 response for UpdateUserOnlineMeeting
 type UpdateUserOnlineMeetingResponse404Headers struct {
+	RetryAfter      *int
+	WWWAuthenticate *string
 	ClientRequestID *string
 	RequestID       *string
 }
 
 // UpdateUserOnlineMeetingResponse413Headers the declared response headers of an HTTP 413 response for UpdateUserOnlineMeeting
 type UpdateUserOnlineMeetingResponse413Headers struct {
+	RetryAfter      *int
+	WWWAuthenticate *string
 	ClientRequestID *string
 	RequestID       *string
 }
 
 // UpdateUserOnlineMeetingResponse415Headers the declared response headers of an HTTP 415 response for UpdateUserOnlineMeeting
 type UpdateUserOnlineMeetingResponse415Headers struct {
+	RetryAfter      *int
+	WWWAuthenticate *string
 	ClientRequestID *string
 	RequestID       *string
 }
 
 // UpdateUserOnlineMeetingResponse429Headers the declared response headers of an HTTP 429 response for UpdateUserOnlineMeeting
 type UpdateUserOnlineMeetingResponse429Headers struct {
+	RetryAfter      *int
+	WWWAuthenticate *string
 	ClientRequestID *string
 	RequestID       *string
 }
 
 // UpdateUserOnlineMeetingResponse500Headers the declared response headers of an HTTP 500 response for UpdateUserOnlineMeeting
 type UpdateUserOnlineMeetingResponse500Headers struct {
+	RetryAfter      *int
+	WWWAuthenticate *string
 	ClientRequestID *string
 	RequestID       *string
 }
 
 // UpdateUserOnlineMeetingResponse503Headers the declared response headers of an HTTP 503 response for UpdateUserOnlineMeeting
 type UpdateUserOnlineMeetingResponse503Headers struct {
+	RetryAfter      *int
+	WWWAuthenticate *string
 	ClientRequestID *string
 	RequestID       *string
 }
@@ -4175,6 +4361,20 @@ func ParseListOnlineMeetingsResponse(rsp *http.Response) (*ListOnlineMeetingsRes
 		response.Headers200 = &headers
 	case rsp.StatusCode == 400:
 		var headers ListOnlineMeetingsResponse400Headers
+		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RetryAfter = &value
+		}
+		if values := rsp.Header.Values("WWW-Authenticate"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "WWW-Authenticate", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.WWWAuthenticate = &value
+		}
 		if values := rsp.Header.Values("client-request-id"); len(values) > 0 {
 			var value string
 			if err := runtime.BindStyledParameterWithOptions("simple", "client-request-id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
@@ -4192,6 +4392,20 @@ func ParseListOnlineMeetingsResponse(rsp *http.Response) (*ListOnlineMeetingsRes
 		response.Headers400 = &headers
 	case rsp.StatusCode == 401:
 		var headers ListOnlineMeetingsResponse401Headers
+		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RetryAfter = &value
+		}
+		if values := rsp.Header.Values("WWW-Authenticate"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "WWW-Authenticate", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.WWWAuthenticate = &value
+		}
 		if values := rsp.Header.Values("client-request-id"); len(values) > 0 {
 			var value string
 			if err := runtime.BindStyledParameterWithOptions("simple", "client-request-id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
@@ -4209,6 +4423,20 @@ func ParseListOnlineMeetingsResponse(rsp *http.Response) (*ListOnlineMeetingsRes
 		response.Headers401 = &headers
 	case rsp.StatusCode == 403:
 		var headers ListOnlineMeetingsResponse403Headers
+		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RetryAfter = &value
+		}
+		if values := rsp.Header.Values("WWW-Authenticate"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "WWW-Authenticate", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.WWWAuthenticate = &value
+		}
 		if values := rsp.Header.Values("client-request-id"); len(values) > 0 {
 			var value string
 			if err := runtime.BindStyledParameterWithOptions("simple", "client-request-id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
@@ -4226,6 +4454,20 @@ func ParseListOnlineMeetingsResponse(rsp *http.Response) (*ListOnlineMeetingsRes
 		response.Headers403 = &headers
 	case rsp.StatusCode == 429:
 		var headers ListOnlineMeetingsResponse429Headers
+		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RetryAfter = &value
+		}
+		if values := rsp.Header.Values("WWW-Authenticate"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "WWW-Authenticate", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.WWWAuthenticate = &value
+		}
 		if values := rsp.Header.Values("client-request-id"); len(values) > 0 {
 			var value string
 			if err := runtime.BindStyledParameterWithOptions("simple", "client-request-id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
@@ -4243,6 +4485,20 @@ func ParseListOnlineMeetingsResponse(rsp *http.Response) (*ListOnlineMeetingsRes
 		response.Headers429 = &headers
 	case rsp.StatusCode == 500:
 		var headers ListOnlineMeetingsResponse500Headers
+		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RetryAfter = &value
+		}
+		if values := rsp.Header.Values("WWW-Authenticate"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "WWW-Authenticate", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.WWWAuthenticate = &value
+		}
 		if values := rsp.Header.Values("client-request-id"); len(values) > 0 {
 			var value string
 			if err := runtime.BindStyledParameterWithOptions("simple", "client-request-id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
@@ -4260,6 +4516,20 @@ func ParseListOnlineMeetingsResponse(rsp *http.Response) (*ListOnlineMeetingsRes
 		response.Headers500 = &headers
 	case rsp.StatusCode == 503:
 		var headers ListOnlineMeetingsResponse503Headers
+		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RetryAfter = &value
+		}
+		if values := rsp.Header.Values("WWW-Authenticate"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "WWW-Authenticate", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.WWWAuthenticate = &value
+		}
 		if values := rsp.Header.Values("client-request-id"); len(values) > 0 {
 			var value string
 			if err := runtime.BindStyledParameterWithOptions("simple", "client-request-id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
@@ -4386,6 +4656,20 @@ func ParseCreateOnlineMeetingResponse(rsp *http.Response) (*CreateOnlineMeetingR
 		response.Headers201 = &headers
 	case rsp.StatusCode == 400:
 		var headers CreateOnlineMeetingResponse400Headers
+		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RetryAfter = &value
+		}
+		if values := rsp.Header.Values("WWW-Authenticate"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "WWW-Authenticate", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.WWWAuthenticate = &value
+		}
 		if values := rsp.Header.Values("client-request-id"); len(values) > 0 {
 			var value string
 			if err := runtime.BindStyledParameterWithOptions("simple", "client-request-id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
@@ -4403,6 +4687,20 @@ func ParseCreateOnlineMeetingResponse(rsp *http.Response) (*CreateOnlineMeetingR
 		response.Headers400 = &headers
 	case rsp.StatusCode == 401:
 		var headers CreateOnlineMeetingResponse401Headers
+		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RetryAfter = &value
+		}
+		if values := rsp.Header.Values("WWW-Authenticate"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "WWW-Authenticate", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.WWWAuthenticate = &value
+		}
 		if values := rsp.Header.Values("client-request-id"); len(values) > 0 {
 			var value string
 			if err := runtime.BindStyledParameterWithOptions("simple", "client-request-id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
@@ -4420,6 +4718,20 @@ func ParseCreateOnlineMeetingResponse(rsp *http.Response) (*CreateOnlineMeetingR
 		response.Headers401 = &headers
 	case rsp.StatusCode == 403:
 		var headers CreateOnlineMeetingResponse403Headers
+		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RetryAfter = &value
+		}
+		if values := rsp.Header.Values("WWW-Authenticate"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "WWW-Authenticate", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.WWWAuthenticate = &value
+		}
 		if values := rsp.Header.Values("client-request-id"); len(values) > 0 {
 			var value string
 			if err := runtime.BindStyledParameterWithOptions("simple", "client-request-id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
@@ -4437,6 +4749,20 @@ func ParseCreateOnlineMeetingResponse(rsp *http.Response) (*CreateOnlineMeetingR
 		response.Headers403 = &headers
 	case rsp.StatusCode == 413:
 		var headers CreateOnlineMeetingResponse413Headers
+		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RetryAfter = &value
+		}
+		if values := rsp.Header.Values("WWW-Authenticate"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "WWW-Authenticate", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.WWWAuthenticate = &value
+		}
 		if values := rsp.Header.Values("client-request-id"); len(values) > 0 {
 			var value string
 			if err := runtime.BindStyledParameterWithOptions("simple", "client-request-id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
@@ -4454,6 +4780,20 @@ func ParseCreateOnlineMeetingResponse(rsp *http.Response) (*CreateOnlineMeetingR
 		response.Headers413 = &headers
 	case rsp.StatusCode == 415:
 		var headers CreateOnlineMeetingResponse415Headers
+		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RetryAfter = &value
+		}
+		if values := rsp.Header.Values("WWW-Authenticate"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "WWW-Authenticate", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.WWWAuthenticate = &value
+		}
 		if values := rsp.Header.Values("client-request-id"); len(values) > 0 {
 			var value string
 			if err := runtime.BindStyledParameterWithOptions("simple", "client-request-id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
@@ -4471,6 +4811,20 @@ func ParseCreateOnlineMeetingResponse(rsp *http.Response) (*CreateOnlineMeetingR
 		response.Headers415 = &headers
 	case rsp.StatusCode == 429:
 		var headers CreateOnlineMeetingResponse429Headers
+		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RetryAfter = &value
+		}
+		if values := rsp.Header.Values("WWW-Authenticate"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "WWW-Authenticate", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.WWWAuthenticate = &value
+		}
 		if values := rsp.Header.Values("client-request-id"); len(values) > 0 {
 			var value string
 			if err := runtime.BindStyledParameterWithOptions("simple", "client-request-id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
@@ -4488,6 +4842,20 @@ func ParseCreateOnlineMeetingResponse(rsp *http.Response) (*CreateOnlineMeetingR
 		response.Headers429 = &headers
 	case rsp.StatusCode == 500:
 		var headers CreateOnlineMeetingResponse500Headers
+		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RetryAfter = &value
+		}
+		if values := rsp.Header.Values("WWW-Authenticate"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "WWW-Authenticate", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.WWWAuthenticate = &value
+		}
 		if values := rsp.Header.Values("client-request-id"); len(values) > 0 {
 			var value string
 			if err := runtime.BindStyledParameterWithOptions("simple", "client-request-id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
@@ -4505,6 +4873,20 @@ func ParseCreateOnlineMeetingResponse(rsp *http.Response) (*CreateOnlineMeetingR
 		response.Headers500 = &headers
 	case rsp.StatusCode == 503:
 		var headers CreateOnlineMeetingResponse503Headers
+		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RetryAfter = &value
+		}
+		if values := rsp.Header.Values("WWW-Authenticate"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "WWW-Authenticate", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.WWWAuthenticate = &value
+		}
 		if values := rsp.Header.Values("client-request-id"); len(values) > 0 {
 			var value string
 			if err := runtime.BindStyledParameterWithOptions("simple", "client-request-id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
@@ -4662,6 +5044,20 @@ func ParseCreateOrGetOnlineMeetingResponse(rsp *http.Response) (*CreateOrGetOnli
 		response.Headers201 = &headers
 	case rsp.StatusCode == 400:
 		var headers CreateOrGetOnlineMeetingResponse400Headers
+		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RetryAfter = &value
+		}
+		if values := rsp.Header.Values("WWW-Authenticate"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "WWW-Authenticate", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.WWWAuthenticate = &value
+		}
 		if values := rsp.Header.Values("client-request-id"); len(values) > 0 {
 			var value string
 			if err := runtime.BindStyledParameterWithOptions("simple", "client-request-id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
@@ -4679,6 +5075,20 @@ func ParseCreateOrGetOnlineMeetingResponse(rsp *http.Response) (*CreateOrGetOnli
 		response.Headers400 = &headers
 	case rsp.StatusCode == 401:
 		var headers CreateOrGetOnlineMeetingResponse401Headers
+		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RetryAfter = &value
+		}
+		if values := rsp.Header.Values("WWW-Authenticate"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "WWW-Authenticate", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.WWWAuthenticate = &value
+		}
 		if values := rsp.Header.Values("client-request-id"); len(values) > 0 {
 			var value string
 			if err := runtime.BindStyledParameterWithOptions("simple", "client-request-id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
@@ -4696,6 +5106,20 @@ func ParseCreateOrGetOnlineMeetingResponse(rsp *http.Response) (*CreateOrGetOnli
 		response.Headers401 = &headers
 	case rsp.StatusCode == 403:
 		var headers CreateOrGetOnlineMeetingResponse403Headers
+		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RetryAfter = &value
+		}
+		if values := rsp.Header.Values("WWW-Authenticate"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "WWW-Authenticate", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.WWWAuthenticate = &value
+		}
 		if values := rsp.Header.Values("client-request-id"); len(values) > 0 {
 			var value string
 			if err := runtime.BindStyledParameterWithOptions("simple", "client-request-id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
@@ -4713,6 +5137,20 @@ func ParseCreateOrGetOnlineMeetingResponse(rsp *http.Response) (*CreateOrGetOnli
 		response.Headers403 = &headers
 	case rsp.StatusCode == 413:
 		var headers CreateOrGetOnlineMeetingResponse413Headers
+		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RetryAfter = &value
+		}
+		if values := rsp.Header.Values("WWW-Authenticate"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "WWW-Authenticate", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.WWWAuthenticate = &value
+		}
 		if values := rsp.Header.Values("client-request-id"); len(values) > 0 {
 			var value string
 			if err := runtime.BindStyledParameterWithOptions("simple", "client-request-id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
@@ -4730,6 +5168,20 @@ func ParseCreateOrGetOnlineMeetingResponse(rsp *http.Response) (*CreateOrGetOnli
 		response.Headers413 = &headers
 	case rsp.StatusCode == 415:
 		var headers CreateOrGetOnlineMeetingResponse415Headers
+		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RetryAfter = &value
+		}
+		if values := rsp.Header.Values("WWW-Authenticate"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "WWW-Authenticate", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.WWWAuthenticate = &value
+		}
 		if values := rsp.Header.Values("client-request-id"); len(values) > 0 {
 			var value string
 			if err := runtime.BindStyledParameterWithOptions("simple", "client-request-id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
@@ -4747,6 +5199,20 @@ func ParseCreateOrGetOnlineMeetingResponse(rsp *http.Response) (*CreateOrGetOnli
 		response.Headers415 = &headers
 	case rsp.StatusCode == 429:
 		var headers CreateOrGetOnlineMeetingResponse429Headers
+		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RetryAfter = &value
+		}
+		if values := rsp.Header.Values("WWW-Authenticate"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "WWW-Authenticate", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.WWWAuthenticate = &value
+		}
 		if values := rsp.Header.Values("client-request-id"); len(values) > 0 {
 			var value string
 			if err := runtime.BindStyledParameterWithOptions("simple", "client-request-id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
@@ -4764,6 +5230,20 @@ func ParseCreateOrGetOnlineMeetingResponse(rsp *http.Response) (*CreateOrGetOnli
 		response.Headers429 = &headers
 	case rsp.StatusCode == 500:
 		var headers CreateOrGetOnlineMeetingResponse500Headers
+		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RetryAfter = &value
+		}
+		if values := rsp.Header.Values("WWW-Authenticate"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "WWW-Authenticate", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.WWWAuthenticate = &value
+		}
 		if values := rsp.Header.Values("client-request-id"); len(values) > 0 {
 			var value string
 			if err := runtime.BindStyledParameterWithOptions("simple", "client-request-id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
@@ -4781,6 +5261,20 @@ func ParseCreateOrGetOnlineMeetingResponse(rsp *http.Response) (*CreateOrGetOnli
 		response.Headers500 = &headers
 	case rsp.StatusCode == 503:
 		var headers CreateOrGetOnlineMeetingResponse503Headers
+		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RetryAfter = &value
+		}
+		if values := rsp.Header.Values("WWW-Authenticate"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "WWW-Authenticate", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.WWWAuthenticate = &value
+		}
 		if values := rsp.Header.Values("client-request-id"); len(values) > 0 {
 			var value string
 			if err := runtime.BindStyledParameterWithOptions("simple", "client-request-id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
@@ -4889,6 +5383,20 @@ func ParseDeleteOnlineMeetingResponse(rsp *http.Response) (*DeleteOnlineMeetingR
 		response.Headers204 = &headers
 	case rsp.StatusCode == 400:
 		var headers DeleteOnlineMeetingResponse400Headers
+		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RetryAfter = &value
+		}
+		if values := rsp.Header.Values("WWW-Authenticate"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "WWW-Authenticate", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.WWWAuthenticate = &value
+		}
 		if values := rsp.Header.Values("client-request-id"); len(values) > 0 {
 			var value string
 			if err := runtime.BindStyledParameterWithOptions("simple", "client-request-id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
@@ -4906,6 +5414,20 @@ func ParseDeleteOnlineMeetingResponse(rsp *http.Response) (*DeleteOnlineMeetingR
 		response.Headers400 = &headers
 	case rsp.StatusCode == 401:
 		var headers DeleteOnlineMeetingResponse401Headers
+		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RetryAfter = &value
+		}
+		if values := rsp.Header.Values("WWW-Authenticate"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "WWW-Authenticate", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.WWWAuthenticate = &value
+		}
 		if values := rsp.Header.Values("client-request-id"); len(values) > 0 {
 			var value string
 			if err := runtime.BindStyledParameterWithOptions("simple", "client-request-id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
@@ -4923,6 +5445,20 @@ func ParseDeleteOnlineMeetingResponse(rsp *http.Response) (*DeleteOnlineMeetingR
 		response.Headers401 = &headers
 	case rsp.StatusCode == 403:
 		var headers DeleteOnlineMeetingResponse403Headers
+		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RetryAfter = &value
+		}
+		if values := rsp.Header.Values("WWW-Authenticate"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "WWW-Authenticate", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.WWWAuthenticate = &value
+		}
 		if values := rsp.Header.Values("client-request-id"); len(values) > 0 {
 			var value string
 			if err := runtime.BindStyledParameterWithOptions("simple", "client-request-id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
@@ -4940,6 +5476,20 @@ func ParseDeleteOnlineMeetingResponse(rsp *http.Response) (*DeleteOnlineMeetingR
 		response.Headers403 = &headers
 	case rsp.StatusCode == 404:
 		var headers DeleteOnlineMeetingResponse404Headers
+		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RetryAfter = &value
+		}
+		if values := rsp.Header.Values("WWW-Authenticate"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "WWW-Authenticate", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.WWWAuthenticate = &value
+		}
 		if values := rsp.Header.Values("client-request-id"); len(values) > 0 {
 			var value string
 			if err := runtime.BindStyledParameterWithOptions("simple", "client-request-id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
@@ -4957,6 +5507,20 @@ func ParseDeleteOnlineMeetingResponse(rsp *http.Response) (*DeleteOnlineMeetingR
 		response.Headers404 = &headers
 	case rsp.StatusCode == 429:
 		var headers DeleteOnlineMeetingResponse429Headers
+		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RetryAfter = &value
+		}
+		if values := rsp.Header.Values("WWW-Authenticate"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "WWW-Authenticate", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.WWWAuthenticate = &value
+		}
 		if values := rsp.Header.Values("client-request-id"); len(values) > 0 {
 			var value string
 			if err := runtime.BindStyledParameterWithOptions("simple", "client-request-id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
@@ -4974,6 +5538,20 @@ func ParseDeleteOnlineMeetingResponse(rsp *http.Response) (*DeleteOnlineMeetingR
 		response.Headers429 = &headers
 	case rsp.StatusCode == 500:
 		var headers DeleteOnlineMeetingResponse500Headers
+		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RetryAfter = &value
+		}
+		if values := rsp.Header.Values("WWW-Authenticate"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "WWW-Authenticate", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.WWWAuthenticate = &value
+		}
 		if values := rsp.Header.Values("client-request-id"); len(values) > 0 {
 			var value string
 			if err := runtime.BindStyledParameterWithOptions("simple", "client-request-id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
@@ -4991,6 +5569,20 @@ func ParseDeleteOnlineMeetingResponse(rsp *http.Response) (*DeleteOnlineMeetingR
 		response.Headers500 = &headers
 	case rsp.StatusCode == 503:
 		var headers DeleteOnlineMeetingResponse503Headers
+		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RetryAfter = &value
+		}
+		if values := rsp.Header.Values("WWW-Authenticate"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "WWW-Authenticate", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.WWWAuthenticate = &value
+		}
 		if values := rsp.Header.Values("client-request-id"); len(values) > 0 {
 			var value string
 			if err := runtime.BindStyledParameterWithOptions("simple", "client-request-id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
@@ -5110,6 +5702,20 @@ func ParseGetOnlineMeetingResponse(rsp *http.Response) (*GetOnlineMeetingRespons
 		response.Headers200 = &headers
 	case rsp.StatusCode == 400:
 		var headers GetOnlineMeetingResponse400Headers
+		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RetryAfter = &value
+		}
+		if values := rsp.Header.Values("WWW-Authenticate"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "WWW-Authenticate", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.WWWAuthenticate = &value
+		}
 		if values := rsp.Header.Values("client-request-id"); len(values) > 0 {
 			var value string
 			if err := runtime.BindStyledParameterWithOptions("simple", "client-request-id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
@@ -5127,6 +5733,20 @@ func ParseGetOnlineMeetingResponse(rsp *http.Response) (*GetOnlineMeetingRespons
 		response.Headers400 = &headers
 	case rsp.StatusCode == 401:
 		var headers GetOnlineMeetingResponse401Headers
+		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RetryAfter = &value
+		}
+		if values := rsp.Header.Values("WWW-Authenticate"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "WWW-Authenticate", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.WWWAuthenticate = &value
+		}
 		if values := rsp.Header.Values("client-request-id"); len(values) > 0 {
 			var value string
 			if err := runtime.BindStyledParameterWithOptions("simple", "client-request-id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
@@ -5144,6 +5764,20 @@ func ParseGetOnlineMeetingResponse(rsp *http.Response) (*GetOnlineMeetingRespons
 		response.Headers401 = &headers
 	case rsp.StatusCode == 403:
 		var headers GetOnlineMeetingResponse403Headers
+		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RetryAfter = &value
+		}
+		if values := rsp.Header.Values("WWW-Authenticate"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "WWW-Authenticate", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.WWWAuthenticate = &value
+		}
 		if values := rsp.Header.Values("client-request-id"); len(values) > 0 {
 			var value string
 			if err := runtime.BindStyledParameterWithOptions("simple", "client-request-id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
@@ -5161,6 +5795,20 @@ func ParseGetOnlineMeetingResponse(rsp *http.Response) (*GetOnlineMeetingRespons
 		response.Headers403 = &headers
 	case rsp.StatusCode == 404:
 		var headers GetOnlineMeetingResponse404Headers
+		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RetryAfter = &value
+		}
+		if values := rsp.Header.Values("WWW-Authenticate"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "WWW-Authenticate", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.WWWAuthenticate = &value
+		}
 		if values := rsp.Header.Values("client-request-id"); len(values) > 0 {
 			var value string
 			if err := runtime.BindStyledParameterWithOptions("simple", "client-request-id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
@@ -5178,6 +5826,20 @@ func ParseGetOnlineMeetingResponse(rsp *http.Response) (*GetOnlineMeetingRespons
 		response.Headers404 = &headers
 	case rsp.StatusCode == 429:
 		var headers GetOnlineMeetingResponse429Headers
+		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RetryAfter = &value
+		}
+		if values := rsp.Header.Values("WWW-Authenticate"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "WWW-Authenticate", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.WWWAuthenticate = &value
+		}
 		if values := rsp.Header.Values("client-request-id"); len(values) > 0 {
 			var value string
 			if err := runtime.BindStyledParameterWithOptions("simple", "client-request-id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
@@ -5195,6 +5857,20 @@ func ParseGetOnlineMeetingResponse(rsp *http.Response) (*GetOnlineMeetingRespons
 		response.Headers429 = &headers
 	case rsp.StatusCode == 500:
 		var headers GetOnlineMeetingResponse500Headers
+		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RetryAfter = &value
+		}
+		if values := rsp.Header.Values("WWW-Authenticate"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "WWW-Authenticate", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.WWWAuthenticate = &value
+		}
 		if values := rsp.Header.Values("client-request-id"); len(values) > 0 {
 			var value string
 			if err := runtime.BindStyledParameterWithOptions("simple", "client-request-id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
@@ -5212,6 +5888,20 @@ func ParseGetOnlineMeetingResponse(rsp *http.Response) (*GetOnlineMeetingRespons
 		response.Headers500 = &headers
 	case rsp.StatusCode == 503:
 		var headers GetOnlineMeetingResponse503Headers
+		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RetryAfter = &value
+		}
+		if values := rsp.Header.Values("WWW-Authenticate"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "WWW-Authenticate", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.WWWAuthenticate = &value
+		}
 		if values := rsp.Header.Values("client-request-id"); len(values) > 0 {
 			var value string
 			if err := runtime.BindStyledParameterWithOptions("simple", "client-request-id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
@@ -5345,6 +6035,20 @@ func ParseUpdateOnlineMeetingResponse(rsp *http.Response) (*UpdateOnlineMeetingR
 		response.Headers200 = &headers
 	case rsp.StatusCode == 400:
 		var headers UpdateOnlineMeetingResponse400Headers
+		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RetryAfter = &value
+		}
+		if values := rsp.Header.Values("WWW-Authenticate"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "WWW-Authenticate", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.WWWAuthenticate = &value
+		}
 		if values := rsp.Header.Values("client-request-id"); len(values) > 0 {
 			var value string
 			if err := runtime.BindStyledParameterWithOptions("simple", "client-request-id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
@@ -5362,6 +6066,20 @@ func ParseUpdateOnlineMeetingResponse(rsp *http.Response) (*UpdateOnlineMeetingR
 		response.Headers400 = &headers
 	case rsp.StatusCode == 401:
 		var headers UpdateOnlineMeetingResponse401Headers
+		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RetryAfter = &value
+		}
+		if values := rsp.Header.Values("WWW-Authenticate"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "WWW-Authenticate", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.WWWAuthenticate = &value
+		}
 		if values := rsp.Header.Values("client-request-id"); len(values) > 0 {
 			var value string
 			if err := runtime.BindStyledParameterWithOptions("simple", "client-request-id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
@@ -5379,6 +6097,20 @@ func ParseUpdateOnlineMeetingResponse(rsp *http.Response) (*UpdateOnlineMeetingR
 		response.Headers401 = &headers
 	case rsp.StatusCode == 403:
 		var headers UpdateOnlineMeetingResponse403Headers
+		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RetryAfter = &value
+		}
+		if values := rsp.Header.Values("WWW-Authenticate"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "WWW-Authenticate", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.WWWAuthenticate = &value
+		}
 		if values := rsp.Header.Values("client-request-id"); len(values) > 0 {
 			var value string
 			if err := runtime.BindStyledParameterWithOptions("simple", "client-request-id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
@@ -5396,6 +6128,20 @@ func ParseUpdateOnlineMeetingResponse(rsp *http.Response) (*UpdateOnlineMeetingR
 		response.Headers403 = &headers
 	case rsp.StatusCode == 404:
 		var headers UpdateOnlineMeetingResponse404Headers
+		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RetryAfter = &value
+		}
+		if values := rsp.Header.Values("WWW-Authenticate"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "WWW-Authenticate", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.WWWAuthenticate = &value
+		}
 		if values := rsp.Header.Values("client-request-id"); len(values) > 0 {
 			var value string
 			if err := runtime.BindStyledParameterWithOptions("simple", "client-request-id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
@@ -5413,6 +6159,20 @@ func ParseUpdateOnlineMeetingResponse(rsp *http.Response) (*UpdateOnlineMeetingR
 		response.Headers404 = &headers
 	case rsp.StatusCode == 413:
 		var headers UpdateOnlineMeetingResponse413Headers
+		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RetryAfter = &value
+		}
+		if values := rsp.Header.Values("WWW-Authenticate"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "WWW-Authenticate", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.WWWAuthenticate = &value
+		}
 		if values := rsp.Header.Values("client-request-id"); len(values) > 0 {
 			var value string
 			if err := runtime.BindStyledParameterWithOptions("simple", "client-request-id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
@@ -5430,6 +6190,20 @@ func ParseUpdateOnlineMeetingResponse(rsp *http.Response) (*UpdateOnlineMeetingR
 		response.Headers413 = &headers
 	case rsp.StatusCode == 415:
 		var headers UpdateOnlineMeetingResponse415Headers
+		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RetryAfter = &value
+		}
+		if values := rsp.Header.Values("WWW-Authenticate"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "WWW-Authenticate", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.WWWAuthenticate = &value
+		}
 		if values := rsp.Header.Values("client-request-id"); len(values) > 0 {
 			var value string
 			if err := runtime.BindStyledParameterWithOptions("simple", "client-request-id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
@@ -5447,6 +6221,20 @@ func ParseUpdateOnlineMeetingResponse(rsp *http.Response) (*UpdateOnlineMeetingR
 		response.Headers415 = &headers
 	case rsp.StatusCode == 429:
 		var headers UpdateOnlineMeetingResponse429Headers
+		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RetryAfter = &value
+		}
+		if values := rsp.Header.Values("WWW-Authenticate"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "WWW-Authenticate", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.WWWAuthenticate = &value
+		}
 		if values := rsp.Header.Values("client-request-id"); len(values) > 0 {
 			var value string
 			if err := runtime.BindStyledParameterWithOptions("simple", "client-request-id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
@@ -5464,6 +6252,20 @@ func ParseUpdateOnlineMeetingResponse(rsp *http.Response) (*UpdateOnlineMeetingR
 		response.Headers429 = &headers
 	case rsp.StatusCode == 500:
 		var headers UpdateOnlineMeetingResponse500Headers
+		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RetryAfter = &value
+		}
+		if values := rsp.Header.Values("WWW-Authenticate"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "WWW-Authenticate", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.WWWAuthenticate = &value
+		}
 		if values := rsp.Header.Values("client-request-id"); len(values) > 0 {
 			var value string
 			if err := runtime.BindStyledParameterWithOptions("simple", "client-request-id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
@@ -5481,6 +6283,20 @@ func ParseUpdateOnlineMeetingResponse(rsp *http.Response) (*UpdateOnlineMeetingR
 		response.Headers500 = &headers
 	case rsp.StatusCode == 503:
 		var headers UpdateOnlineMeetingResponse503Headers
+		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RetryAfter = &value
+		}
+		if values := rsp.Header.Values("WWW-Authenticate"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "WWW-Authenticate", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.WWWAuthenticate = &value
+		}
 		if values := rsp.Header.Values("client-request-id"); len(values) > 0 {
 			var value string
 			if err := runtime.BindStyledParameterWithOptions("simple", "client-request-id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
@@ -5600,6 +6416,20 @@ func ParseListUserOnlineMeetingsResponse(rsp *http.Response) (*ListUserOnlineMee
 		response.Headers200 = &headers
 	case rsp.StatusCode == 400:
 		var headers ListUserOnlineMeetingsResponse400Headers
+		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RetryAfter = &value
+		}
+		if values := rsp.Header.Values("WWW-Authenticate"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "WWW-Authenticate", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.WWWAuthenticate = &value
+		}
 		if values := rsp.Header.Values("client-request-id"); len(values) > 0 {
 			var value string
 			if err := runtime.BindStyledParameterWithOptions("simple", "client-request-id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
@@ -5617,6 +6447,20 @@ func ParseListUserOnlineMeetingsResponse(rsp *http.Response) (*ListUserOnlineMee
 		response.Headers400 = &headers
 	case rsp.StatusCode == 401:
 		var headers ListUserOnlineMeetingsResponse401Headers
+		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RetryAfter = &value
+		}
+		if values := rsp.Header.Values("WWW-Authenticate"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "WWW-Authenticate", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.WWWAuthenticate = &value
+		}
 		if values := rsp.Header.Values("client-request-id"); len(values) > 0 {
 			var value string
 			if err := runtime.BindStyledParameterWithOptions("simple", "client-request-id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
@@ -5634,6 +6478,20 @@ func ParseListUserOnlineMeetingsResponse(rsp *http.Response) (*ListUserOnlineMee
 		response.Headers401 = &headers
 	case rsp.StatusCode == 403:
 		var headers ListUserOnlineMeetingsResponse403Headers
+		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RetryAfter = &value
+		}
+		if values := rsp.Header.Values("WWW-Authenticate"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "WWW-Authenticate", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.WWWAuthenticate = &value
+		}
 		if values := rsp.Header.Values("client-request-id"); len(values) > 0 {
 			var value string
 			if err := runtime.BindStyledParameterWithOptions("simple", "client-request-id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
@@ -5651,6 +6509,20 @@ func ParseListUserOnlineMeetingsResponse(rsp *http.Response) (*ListUserOnlineMee
 		response.Headers403 = &headers
 	case rsp.StatusCode == 404:
 		var headers ListUserOnlineMeetingsResponse404Headers
+		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RetryAfter = &value
+		}
+		if values := rsp.Header.Values("WWW-Authenticate"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "WWW-Authenticate", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.WWWAuthenticate = &value
+		}
 		if values := rsp.Header.Values("client-request-id"); len(values) > 0 {
 			var value string
 			if err := runtime.BindStyledParameterWithOptions("simple", "client-request-id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
@@ -5668,6 +6540,20 @@ func ParseListUserOnlineMeetingsResponse(rsp *http.Response) (*ListUserOnlineMee
 		response.Headers404 = &headers
 	case rsp.StatusCode == 429:
 		var headers ListUserOnlineMeetingsResponse429Headers
+		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RetryAfter = &value
+		}
+		if values := rsp.Header.Values("WWW-Authenticate"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "WWW-Authenticate", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.WWWAuthenticate = &value
+		}
 		if values := rsp.Header.Values("client-request-id"); len(values) > 0 {
 			var value string
 			if err := runtime.BindStyledParameterWithOptions("simple", "client-request-id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
@@ -5685,6 +6571,20 @@ func ParseListUserOnlineMeetingsResponse(rsp *http.Response) (*ListUserOnlineMee
 		response.Headers429 = &headers
 	case rsp.StatusCode == 500:
 		var headers ListUserOnlineMeetingsResponse500Headers
+		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RetryAfter = &value
+		}
+		if values := rsp.Header.Values("WWW-Authenticate"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "WWW-Authenticate", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.WWWAuthenticate = &value
+		}
 		if values := rsp.Header.Values("client-request-id"); len(values) > 0 {
 			var value string
 			if err := runtime.BindStyledParameterWithOptions("simple", "client-request-id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
@@ -5702,6 +6602,20 @@ func ParseListUserOnlineMeetingsResponse(rsp *http.Response) (*ListUserOnlineMee
 		response.Headers500 = &headers
 	case rsp.StatusCode == 503:
 		var headers ListUserOnlineMeetingsResponse503Headers
+		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RetryAfter = &value
+		}
+		if values := rsp.Header.Values("WWW-Authenticate"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "WWW-Authenticate", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.WWWAuthenticate = &value
+		}
 		if values := rsp.Header.Values("client-request-id"); len(values) > 0 {
 			var value string
 			if err := runtime.BindStyledParameterWithOptions("simple", "client-request-id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
@@ -5835,6 +6749,20 @@ func ParseCreateUserOnlineMeetingResponse(rsp *http.Response) (*CreateUserOnline
 		response.Headers201 = &headers
 	case rsp.StatusCode == 400:
 		var headers CreateUserOnlineMeetingResponse400Headers
+		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RetryAfter = &value
+		}
+		if values := rsp.Header.Values("WWW-Authenticate"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "WWW-Authenticate", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.WWWAuthenticate = &value
+		}
 		if values := rsp.Header.Values("client-request-id"); len(values) > 0 {
 			var value string
 			if err := runtime.BindStyledParameterWithOptions("simple", "client-request-id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
@@ -5852,6 +6780,20 @@ func ParseCreateUserOnlineMeetingResponse(rsp *http.Response) (*CreateUserOnline
 		response.Headers400 = &headers
 	case rsp.StatusCode == 401:
 		var headers CreateUserOnlineMeetingResponse401Headers
+		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RetryAfter = &value
+		}
+		if values := rsp.Header.Values("WWW-Authenticate"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "WWW-Authenticate", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.WWWAuthenticate = &value
+		}
 		if values := rsp.Header.Values("client-request-id"); len(values) > 0 {
 			var value string
 			if err := runtime.BindStyledParameterWithOptions("simple", "client-request-id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
@@ -5869,6 +6811,20 @@ func ParseCreateUserOnlineMeetingResponse(rsp *http.Response) (*CreateUserOnline
 		response.Headers401 = &headers
 	case rsp.StatusCode == 403:
 		var headers CreateUserOnlineMeetingResponse403Headers
+		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RetryAfter = &value
+		}
+		if values := rsp.Header.Values("WWW-Authenticate"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "WWW-Authenticate", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.WWWAuthenticate = &value
+		}
 		if values := rsp.Header.Values("client-request-id"); len(values) > 0 {
 			var value string
 			if err := runtime.BindStyledParameterWithOptions("simple", "client-request-id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
@@ -5886,6 +6842,20 @@ func ParseCreateUserOnlineMeetingResponse(rsp *http.Response) (*CreateUserOnline
 		response.Headers403 = &headers
 	case rsp.StatusCode == 404:
 		var headers CreateUserOnlineMeetingResponse404Headers
+		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RetryAfter = &value
+		}
+		if values := rsp.Header.Values("WWW-Authenticate"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "WWW-Authenticate", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.WWWAuthenticate = &value
+		}
 		if values := rsp.Header.Values("client-request-id"); len(values) > 0 {
 			var value string
 			if err := runtime.BindStyledParameterWithOptions("simple", "client-request-id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
@@ -5903,6 +6873,20 @@ func ParseCreateUserOnlineMeetingResponse(rsp *http.Response) (*CreateUserOnline
 		response.Headers404 = &headers
 	case rsp.StatusCode == 413:
 		var headers CreateUserOnlineMeetingResponse413Headers
+		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RetryAfter = &value
+		}
+		if values := rsp.Header.Values("WWW-Authenticate"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "WWW-Authenticate", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.WWWAuthenticate = &value
+		}
 		if values := rsp.Header.Values("client-request-id"); len(values) > 0 {
 			var value string
 			if err := runtime.BindStyledParameterWithOptions("simple", "client-request-id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
@@ -5920,6 +6904,20 @@ func ParseCreateUserOnlineMeetingResponse(rsp *http.Response) (*CreateUserOnline
 		response.Headers413 = &headers
 	case rsp.StatusCode == 415:
 		var headers CreateUserOnlineMeetingResponse415Headers
+		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RetryAfter = &value
+		}
+		if values := rsp.Header.Values("WWW-Authenticate"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "WWW-Authenticate", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.WWWAuthenticate = &value
+		}
 		if values := rsp.Header.Values("client-request-id"); len(values) > 0 {
 			var value string
 			if err := runtime.BindStyledParameterWithOptions("simple", "client-request-id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
@@ -5937,6 +6935,20 @@ func ParseCreateUserOnlineMeetingResponse(rsp *http.Response) (*CreateUserOnline
 		response.Headers415 = &headers
 	case rsp.StatusCode == 429:
 		var headers CreateUserOnlineMeetingResponse429Headers
+		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RetryAfter = &value
+		}
+		if values := rsp.Header.Values("WWW-Authenticate"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "WWW-Authenticate", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.WWWAuthenticate = &value
+		}
 		if values := rsp.Header.Values("client-request-id"); len(values) > 0 {
 			var value string
 			if err := runtime.BindStyledParameterWithOptions("simple", "client-request-id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
@@ -5954,6 +6966,20 @@ func ParseCreateUserOnlineMeetingResponse(rsp *http.Response) (*CreateUserOnline
 		response.Headers429 = &headers
 	case rsp.StatusCode == 500:
 		var headers CreateUserOnlineMeetingResponse500Headers
+		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RetryAfter = &value
+		}
+		if values := rsp.Header.Values("WWW-Authenticate"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "WWW-Authenticate", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.WWWAuthenticate = &value
+		}
 		if values := rsp.Header.Values("client-request-id"); len(values) > 0 {
 			var value string
 			if err := runtime.BindStyledParameterWithOptions("simple", "client-request-id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
@@ -5971,6 +6997,20 @@ func ParseCreateUserOnlineMeetingResponse(rsp *http.Response) (*CreateUserOnline
 		response.Headers500 = &headers
 	case rsp.StatusCode == 503:
 		var headers CreateUserOnlineMeetingResponse503Headers
+		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RetryAfter = &value
+		}
+		if values := rsp.Header.Values("WWW-Authenticate"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "WWW-Authenticate", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.WWWAuthenticate = &value
+		}
 		if values := rsp.Header.Values("client-request-id"); len(values) > 0 {
 			var value string
 			if err := runtime.BindStyledParameterWithOptions("simple", "client-request-id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
@@ -6135,6 +7175,20 @@ func ParseCreateOrGetUserOnlineMeetingResponse(rsp *http.Response) (*CreateOrGet
 		response.Headers201 = &headers
 	case rsp.StatusCode == 400:
 		var headers CreateOrGetUserOnlineMeetingResponse400Headers
+		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RetryAfter = &value
+		}
+		if values := rsp.Header.Values("WWW-Authenticate"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "WWW-Authenticate", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.WWWAuthenticate = &value
+		}
 		if values := rsp.Header.Values("client-request-id"); len(values) > 0 {
 			var value string
 			if err := runtime.BindStyledParameterWithOptions("simple", "client-request-id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
@@ -6152,6 +7206,20 @@ func ParseCreateOrGetUserOnlineMeetingResponse(rsp *http.Response) (*CreateOrGet
 		response.Headers400 = &headers
 	case rsp.StatusCode == 401:
 		var headers CreateOrGetUserOnlineMeetingResponse401Headers
+		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RetryAfter = &value
+		}
+		if values := rsp.Header.Values("WWW-Authenticate"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "WWW-Authenticate", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.WWWAuthenticate = &value
+		}
 		if values := rsp.Header.Values("client-request-id"); len(values) > 0 {
 			var value string
 			if err := runtime.BindStyledParameterWithOptions("simple", "client-request-id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
@@ -6169,6 +7237,20 @@ func ParseCreateOrGetUserOnlineMeetingResponse(rsp *http.Response) (*CreateOrGet
 		response.Headers401 = &headers
 	case rsp.StatusCode == 403:
 		var headers CreateOrGetUserOnlineMeetingResponse403Headers
+		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RetryAfter = &value
+		}
+		if values := rsp.Header.Values("WWW-Authenticate"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "WWW-Authenticate", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.WWWAuthenticate = &value
+		}
 		if values := rsp.Header.Values("client-request-id"); len(values) > 0 {
 			var value string
 			if err := runtime.BindStyledParameterWithOptions("simple", "client-request-id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
@@ -6186,6 +7268,20 @@ func ParseCreateOrGetUserOnlineMeetingResponse(rsp *http.Response) (*CreateOrGet
 		response.Headers403 = &headers
 	case rsp.StatusCode == 404:
 		var headers CreateOrGetUserOnlineMeetingResponse404Headers
+		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RetryAfter = &value
+		}
+		if values := rsp.Header.Values("WWW-Authenticate"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "WWW-Authenticate", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.WWWAuthenticate = &value
+		}
 		if values := rsp.Header.Values("client-request-id"); len(values) > 0 {
 			var value string
 			if err := runtime.BindStyledParameterWithOptions("simple", "client-request-id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
@@ -6203,6 +7299,20 @@ func ParseCreateOrGetUserOnlineMeetingResponse(rsp *http.Response) (*CreateOrGet
 		response.Headers404 = &headers
 	case rsp.StatusCode == 413:
 		var headers CreateOrGetUserOnlineMeetingResponse413Headers
+		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RetryAfter = &value
+		}
+		if values := rsp.Header.Values("WWW-Authenticate"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "WWW-Authenticate", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.WWWAuthenticate = &value
+		}
 		if values := rsp.Header.Values("client-request-id"); len(values) > 0 {
 			var value string
 			if err := runtime.BindStyledParameterWithOptions("simple", "client-request-id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
@@ -6220,6 +7330,20 @@ func ParseCreateOrGetUserOnlineMeetingResponse(rsp *http.Response) (*CreateOrGet
 		response.Headers413 = &headers
 	case rsp.StatusCode == 415:
 		var headers CreateOrGetUserOnlineMeetingResponse415Headers
+		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RetryAfter = &value
+		}
+		if values := rsp.Header.Values("WWW-Authenticate"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "WWW-Authenticate", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.WWWAuthenticate = &value
+		}
 		if values := rsp.Header.Values("client-request-id"); len(values) > 0 {
 			var value string
 			if err := runtime.BindStyledParameterWithOptions("simple", "client-request-id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
@@ -6237,6 +7361,20 @@ func ParseCreateOrGetUserOnlineMeetingResponse(rsp *http.Response) (*CreateOrGet
 		response.Headers415 = &headers
 	case rsp.StatusCode == 429:
 		var headers CreateOrGetUserOnlineMeetingResponse429Headers
+		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RetryAfter = &value
+		}
+		if values := rsp.Header.Values("WWW-Authenticate"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "WWW-Authenticate", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.WWWAuthenticate = &value
+		}
 		if values := rsp.Header.Values("client-request-id"); len(values) > 0 {
 			var value string
 			if err := runtime.BindStyledParameterWithOptions("simple", "client-request-id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
@@ -6254,6 +7392,20 @@ func ParseCreateOrGetUserOnlineMeetingResponse(rsp *http.Response) (*CreateOrGet
 		response.Headers429 = &headers
 	case rsp.StatusCode == 500:
 		var headers CreateOrGetUserOnlineMeetingResponse500Headers
+		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RetryAfter = &value
+		}
+		if values := rsp.Header.Values("WWW-Authenticate"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "WWW-Authenticate", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.WWWAuthenticate = &value
+		}
 		if values := rsp.Header.Values("client-request-id"); len(values) > 0 {
 			var value string
 			if err := runtime.BindStyledParameterWithOptions("simple", "client-request-id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
@@ -6271,6 +7423,20 @@ func ParseCreateOrGetUserOnlineMeetingResponse(rsp *http.Response) (*CreateOrGet
 		response.Headers500 = &headers
 	case rsp.StatusCode == 503:
 		var headers CreateOrGetUserOnlineMeetingResponse503Headers
+		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RetryAfter = &value
+		}
+		if values := rsp.Header.Values("WWW-Authenticate"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "WWW-Authenticate", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.WWWAuthenticate = &value
+		}
 		if values := rsp.Header.Values("client-request-id"); len(values) > 0 {
 			var value string
 			if err := runtime.BindStyledParameterWithOptions("simple", "client-request-id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
@@ -6379,6 +7545,20 @@ func ParseDeleteUserOnlineMeetingResponse(rsp *http.Response) (*DeleteUserOnline
 		response.Headers204 = &headers
 	case rsp.StatusCode == 400:
 		var headers DeleteUserOnlineMeetingResponse400Headers
+		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RetryAfter = &value
+		}
+		if values := rsp.Header.Values("WWW-Authenticate"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "WWW-Authenticate", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.WWWAuthenticate = &value
+		}
 		if values := rsp.Header.Values("client-request-id"); len(values) > 0 {
 			var value string
 			if err := runtime.BindStyledParameterWithOptions("simple", "client-request-id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
@@ -6396,6 +7576,20 @@ func ParseDeleteUserOnlineMeetingResponse(rsp *http.Response) (*DeleteUserOnline
 		response.Headers400 = &headers
 	case rsp.StatusCode == 401:
 		var headers DeleteUserOnlineMeetingResponse401Headers
+		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RetryAfter = &value
+		}
+		if values := rsp.Header.Values("WWW-Authenticate"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "WWW-Authenticate", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.WWWAuthenticate = &value
+		}
 		if values := rsp.Header.Values("client-request-id"); len(values) > 0 {
 			var value string
 			if err := runtime.BindStyledParameterWithOptions("simple", "client-request-id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
@@ -6413,6 +7607,20 @@ func ParseDeleteUserOnlineMeetingResponse(rsp *http.Response) (*DeleteUserOnline
 		response.Headers401 = &headers
 	case rsp.StatusCode == 403:
 		var headers DeleteUserOnlineMeetingResponse403Headers
+		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RetryAfter = &value
+		}
+		if values := rsp.Header.Values("WWW-Authenticate"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "WWW-Authenticate", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.WWWAuthenticate = &value
+		}
 		if values := rsp.Header.Values("client-request-id"); len(values) > 0 {
 			var value string
 			if err := runtime.BindStyledParameterWithOptions("simple", "client-request-id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
@@ -6430,6 +7638,20 @@ func ParseDeleteUserOnlineMeetingResponse(rsp *http.Response) (*DeleteUserOnline
 		response.Headers403 = &headers
 	case rsp.StatusCode == 404:
 		var headers DeleteUserOnlineMeetingResponse404Headers
+		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RetryAfter = &value
+		}
+		if values := rsp.Header.Values("WWW-Authenticate"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "WWW-Authenticate", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.WWWAuthenticate = &value
+		}
 		if values := rsp.Header.Values("client-request-id"); len(values) > 0 {
 			var value string
 			if err := runtime.BindStyledParameterWithOptions("simple", "client-request-id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
@@ -6447,6 +7669,20 @@ func ParseDeleteUserOnlineMeetingResponse(rsp *http.Response) (*DeleteUserOnline
 		response.Headers404 = &headers
 	case rsp.StatusCode == 429:
 		var headers DeleteUserOnlineMeetingResponse429Headers
+		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RetryAfter = &value
+		}
+		if values := rsp.Header.Values("WWW-Authenticate"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "WWW-Authenticate", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.WWWAuthenticate = &value
+		}
 		if values := rsp.Header.Values("client-request-id"); len(values) > 0 {
 			var value string
 			if err := runtime.BindStyledParameterWithOptions("simple", "client-request-id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
@@ -6464,6 +7700,20 @@ func ParseDeleteUserOnlineMeetingResponse(rsp *http.Response) (*DeleteUserOnline
 		response.Headers429 = &headers
 	case rsp.StatusCode == 500:
 		var headers DeleteUserOnlineMeetingResponse500Headers
+		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RetryAfter = &value
+		}
+		if values := rsp.Header.Values("WWW-Authenticate"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "WWW-Authenticate", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.WWWAuthenticate = &value
+		}
 		if values := rsp.Header.Values("client-request-id"); len(values) > 0 {
 			var value string
 			if err := runtime.BindStyledParameterWithOptions("simple", "client-request-id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
@@ -6481,6 +7731,20 @@ func ParseDeleteUserOnlineMeetingResponse(rsp *http.Response) (*DeleteUserOnline
 		response.Headers500 = &headers
 	case rsp.StatusCode == 503:
 		var headers DeleteUserOnlineMeetingResponse503Headers
+		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RetryAfter = &value
+		}
+		if values := rsp.Header.Values("WWW-Authenticate"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "WWW-Authenticate", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.WWWAuthenticate = &value
+		}
 		if values := rsp.Header.Values("client-request-id"); len(values) > 0 {
 			var value string
 			if err := runtime.BindStyledParameterWithOptions("simple", "client-request-id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
@@ -6600,6 +7864,20 @@ func ParseGetUserOnlineMeetingResponse(rsp *http.Response) (*GetUserOnlineMeetin
 		response.Headers200 = &headers
 	case rsp.StatusCode == 400:
 		var headers GetUserOnlineMeetingResponse400Headers
+		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RetryAfter = &value
+		}
+		if values := rsp.Header.Values("WWW-Authenticate"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "WWW-Authenticate", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.WWWAuthenticate = &value
+		}
 		if values := rsp.Header.Values("client-request-id"); len(values) > 0 {
 			var value string
 			if err := runtime.BindStyledParameterWithOptions("simple", "client-request-id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
@@ -6617,6 +7895,20 @@ func ParseGetUserOnlineMeetingResponse(rsp *http.Response) (*GetUserOnlineMeetin
 		response.Headers400 = &headers
 	case rsp.StatusCode == 401:
 		var headers GetUserOnlineMeetingResponse401Headers
+		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RetryAfter = &value
+		}
+		if values := rsp.Header.Values("WWW-Authenticate"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "WWW-Authenticate", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.WWWAuthenticate = &value
+		}
 		if values := rsp.Header.Values("client-request-id"); len(values) > 0 {
 			var value string
 			if err := runtime.BindStyledParameterWithOptions("simple", "client-request-id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
@@ -6634,6 +7926,20 @@ func ParseGetUserOnlineMeetingResponse(rsp *http.Response) (*GetUserOnlineMeetin
 		response.Headers401 = &headers
 	case rsp.StatusCode == 403:
 		var headers GetUserOnlineMeetingResponse403Headers
+		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RetryAfter = &value
+		}
+		if values := rsp.Header.Values("WWW-Authenticate"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "WWW-Authenticate", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.WWWAuthenticate = &value
+		}
 		if values := rsp.Header.Values("client-request-id"); len(values) > 0 {
 			var value string
 			if err := runtime.BindStyledParameterWithOptions("simple", "client-request-id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
@@ -6651,6 +7957,20 @@ func ParseGetUserOnlineMeetingResponse(rsp *http.Response) (*GetUserOnlineMeetin
 		response.Headers403 = &headers
 	case rsp.StatusCode == 404:
 		var headers GetUserOnlineMeetingResponse404Headers
+		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RetryAfter = &value
+		}
+		if values := rsp.Header.Values("WWW-Authenticate"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "WWW-Authenticate", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.WWWAuthenticate = &value
+		}
 		if values := rsp.Header.Values("client-request-id"); len(values) > 0 {
 			var value string
 			if err := runtime.BindStyledParameterWithOptions("simple", "client-request-id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
@@ -6668,6 +7988,20 @@ func ParseGetUserOnlineMeetingResponse(rsp *http.Response) (*GetUserOnlineMeetin
 		response.Headers404 = &headers
 	case rsp.StatusCode == 429:
 		var headers GetUserOnlineMeetingResponse429Headers
+		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RetryAfter = &value
+		}
+		if values := rsp.Header.Values("WWW-Authenticate"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "WWW-Authenticate", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.WWWAuthenticate = &value
+		}
 		if values := rsp.Header.Values("client-request-id"); len(values) > 0 {
 			var value string
 			if err := runtime.BindStyledParameterWithOptions("simple", "client-request-id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
@@ -6685,6 +8019,20 @@ func ParseGetUserOnlineMeetingResponse(rsp *http.Response) (*GetUserOnlineMeetin
 		response.Headers429 = &headers
 	case rsp.StatusCode == 500:
 		var headers GetUserOnlineMeetingResponse500Headers
+		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RetryAfter = &value
+		}
+		if values := rsp.Header.Values("WWW-Authenticate"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "WWW-Authenticate", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.WWWAuthenticate = &value
+		}
 		if values := rsp.Header.Values("client-request-id"); len(values) > 0 {
 			var value string
 			if err := runtime.BindStyledParameterWithOptions("simple", "client-request-id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
@@ -6702,6 +8050,20 @@ func ParseGetUserOnlineMeetingResponse(rsp *http.Response) (*GetUserOnlineMeetin
 		response.Headers500 = &headers
 	case rsp.StatusCode == 503:
 		var headers GetUserOnlineMeetingResponse503Headers
+		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RetryAfter = &value
+		}
+		if values := rsp.Header.Values("WWW-Authenticate"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "WWW-Authenticate", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.WWWAuthenticate = &value
+		}
 		if values := rsp.Header.Values("client-request-id"); len(values) > 0 {
 			var value string
 			if err := runtime.BindStyledParameterWithOptions("simple", "client-request-id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
@@ -6835,6 +8197,20 @@ func ParseUpdateUserOnlineMeetingResponse(rsp *http.Response) (*UpdateUserOnline
 		response.Headers200 = &headers
 	case rsp.StatusCode == 400:
 		var headers UpdateUserOnlineMeetingResponse400Headers
+		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RetryAfter = &value
+		}
+		if values := rsp.Header.Values("WWW-Authenticate"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "WWW-Authenticate", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.WWWAuthenticate = &value
+		}
 		if values := rsp.Header.Values("client-request-id"); len(values) > 0 {
 			var value string
 			if err := runtime.BindStyledParameterWithOptions("simple", "client-request-id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
@@ -6852,6 +8228,20 @@ func ParseUpdateUserOnlineMeetingResponse(rsp *http.Response) (*UpdateUserOnline
 		response.Headers400 = &headers
 	case rsp.StatusCode == 401:
 		var headers UpdateUserOnlineMeetingResponse401Headers
+		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RetryAfter = &value
+		}
+		if values := rsp.Header.Values("WWW-Authenticate"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "WWW-Authenticate", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.WWWAuthenticate = &value
+		}
 		if values := rsp.Header.Values("client-request-id"); len(values) > 0 {
 			var value string
 			if err := runtime.BindStyledParameterWithOptions("simple", "client-request-id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
@@ -6869,6 +8259,20 @@ func ParseUpdateUserOnlineMeetingResponse(rsp *http.Response) (*UpdateUserOnline
 		response.Headers401 = &headers
 	case rsp.StatusCode == 403:
 		var headers UpdateUserOnlineMeetingResponse403Headers
+		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RetryAfter = &value
+		}
+		if values := rsp.Header.Values("WWW-Authenticate"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "WWW-Authenticate", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.WWWAuthenticate = &value
+		}
 		if values := rsp.Header.Values("client-request-id"); len(values) > 0 {
 			var value string
 			if err := runtime.BindStyledParameterWithOptions("simple", "client-request-id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
@@ -6886,6 +8290,20 @@ func ParseUpdateUserOnlineMeetingResponse(rsp *http.Response) (*UpdateUserOnline
 		response.Headers403 = &headers
 	case rsp.StatusCode == 404:
 		var headers UpdateUserOnlineMeetingResponse404Headers
+		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RetryAfter = &value
+		}
+		if values := rsp.Header.Values("WWW-Authenticate"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "WWW-Authenticate", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.WWWAuthenticate = &value
+		}
 		if values := rsp.Header.Values("client-request-id"); len(values) > 0 {
 			var value string
 			if err := runtime.BindStyledParameterWithOptions("simple", "client-request-id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
@@ -6903,6 +8321,20 @@ func ParseUpdateUserOnlineMeetingResponse(rsp *http.Response) (*UpdateUserOnline
 		response.Headers404 = &headers
 	case rsp.StatusCode == 413:
 		var headers UpdateUserOnlineMeetingResponse413Headers
+		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RetryAfter = &value
+		}
+		if values := rsp.Header.Values("WWW-Authenticate"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "WWW-Authenticate", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.WWWAuthenticate = &value
+		}
 		if values := rsp.Header.Values("client-request-id"); len(values) > 0 {
 			var value string
 			if err := runtime.BindStyledParameterWithOptions("simple", "client-request-id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
@@ -6920,6 +8352,20 @@ func ParseUpdateUserOnlineMeetingResponse(rsp *http.Response) (*UpdateUserOnline
 		response.Headers413 = &headers
 	case rsp.StatusCode == 415:
 		var headers UpdateUserOnlineMeetingResponse415Headers
+		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RetryAfter = &value
+		}
+		if values := rsp.Header.Values("WWW-Authenticate"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "WWW-Authenticate", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.WWWAuthenticate = &value
+		}
 		if values := rsp.Header.Values("client-request-id"); len(values) > 0 {
 			var value string
 			if err := runtime.BindStyledParameterWithOptions("simple", "client-request-id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
@@ -6937,6 +8383,20 @@ func ParseUpdateUserOnlineMeetingResponse(rsp *http.Response) (*UpdateUserOnline
 		response.Headers415 = &headers
 	case rsp.StatusCode == 429:
 		var headers UpdateUserOnlineMeetingResponse429Headers
+		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RetryAfter = &value
+		}
+		if values := rsp.Header.Values("WWW-Authenticate"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "WWW-Authenticate", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.WWWAuthenticate = &value
+		}
 		if values := rsp.Header.Values("client-request-id"); len(values) > 0 {
 			var value string
 			if err := runtime.BindStyledParameterWithOptions("simple", "client-request-id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
@@ -6954,6 +8414,20 @@ func ParseUpdateUserOnlineMeetingResponse(rsp *http.Response) (*UpdateUserOnline
 		response.Headers429 = &headers
 	case rsp.StatusCode == 500:
 		var headers UpdateUserOnlineMeetingResponse500Headers
+		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RetryAfter = &value
+		}
+		if values := rsp.Header.Values("WWW-Authenticate"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "WWW-Authenticate", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.WWWAuthenticate = &value
+		}
 		if values := rsp.Header.Values("client-request-id"); len(values) > 0 {
 			var value string
 			if err := runtime.BindStyledParameterWithOptions("simple", "client-request-id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
@@ -6971,6 +8445,20 @@ func ParseUpdateUserOnlineMeetingResponse(rsp *http.Response) (*UpdateUserOnline
 		response.Headers500 = &headers
 	case rsp.StatusCode == 503:
 		var headers UpdateUserOnlineMeetingResponse503Headers
+		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RetryAfter = &value
+		}
+		if values := rsp.Header.Values("WWW-Authenticate"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "WWW-Authenticate", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.WWWAuthenticate = &value
+		}
 		if values := rsp.Header.Values("client-request-id"); len(values) > 0 {
 			var value string
 			if err := runtime.BindStyledParameterWithOptions("simple", "client-request-id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {

@@ -1550,7 +1550,7 @@ type OnlineMeetingUpdate struct {
 	// BroadcastSettings Settings related to a live event (deprecated).
 	BroadcastSettings *BroadcastMeetingSettingsInput `json:"broadcastSettings,omitempty"`
 
-	// EndDateTime The new end time; only together with startDateTime, and not before it.
+	// EndDateTime The new end time; only together with startDateTime, and not before it. null is refused (400 InvalidArgument).
 	EndDateTime *graphtime.Time `json:"endDateTime,omitempty"`
 
 	// IsEntryExitAnnounced Indicates whether to announce when callers join or leave. Default true.
@@ -1559,13 +1559,13 @@ type OnlineMeetingUpdate struct {
 	// LobbyBypassSettings Specifies which participants can bypass the meeting lobby.
 	LobbyBypassSettings *LobbyBypassSettingsInput `json:"lobbyBypassSettings,omitempty"`
 
-	// Participants The attendees; the organizer is the caller and may only be sent as the caller.
+	// Participants The attendees; the organizer is the caller and may only be sent as the caller. A null participants or organizer is refused (400 InvalidArgument); a null attendees clears the list.
 	Participants *MeetingParticipantsInput `json:"participants,omitempty"`
 
 	// RecordAutomatically Indicates whether to record the meeting automatically.
 	RecordAutomatically *bool `json:"recordAutomatically,omitempty"`
 
-	// StartDateTime The new start time, with a UTC offset; only together with endDateTime.
+	// StartDateTime The new start time, with a UTC offset; only together with endDateTime. null is refused (400 InvalidArgument).
 	StartDateTime *graphtime.Time `json:"startDateTime,omitempty"`
 
 	// Subject The subject of the online meeting.
@@ -1636,10 +1636,31 @@ type OnlineMeetingCollection = OnlineMeetingCollectionResponse
 // Every structural property is nullable except id.
 type OnlineMeetingCreated = OnlineMeeting
 
+// OnlineMeetingCreateBody The properties of microsoft.graph.onlineMeeting a client may set on create.
+// id, creationDateTime, joinWebUrl, joinInformation, audioConferencing, chatInfo,
+// videoTeleconferenceId, externalId, expiryDateTime, meetingOptionsWebUrl and the
+// navigation properties are owned by the server and rejected here.
+type OnlineMeetingCreateBody = OnlineMeetingCreate
+
+// OnlineMeetingCreateOrGetBody The parameters of the createOrGet action bound to microsoft.graph.onlineMeeting collections.
+// Nothing else may be sent (no lobby or passcode settings); they apply only when the meeting
+// is created.
+type OnlineMeetingCreateOrGetBody = OnlineMeetingCreateOrGet
+
+// OnlineMeetingUpdateBody The properties of microsoft.graph.onlineMeeting that PATCH may change (Graph's list of
+// updatable properties). Any other property of the meeting → 400 InvalidArgument
+// "One or more properties do not support updating. …"; meetingType → "Updating meeting type
+// is not supported."; startDateTime and endDateTime only together; participants.attendees
+// replaces the whole list and participants.organizer may only repeat the current organizer.
+type OnlineMeetingUpdateBody = OnlineMeetingUpdate
+
 // ListOnlineMeetingsParams defines parameters for ListOnlineMeetings.
 type ListOnlineMeetingsParams struct {
 	// Filter `JoinWebUrl eq '{joinWebUrl}'` or `joinMeetingIdSettings/joinMeetingId eq '{id}'`
-	// (the literal in single quotes, a quote inside it doubled, the whole value URL-encoded).
+	// (the literal in single quotes, a quote inside it doubled). The query string is decoded
+	// once and the literal compared exactly with the stored value: URL-encode the whole value
+	// once when building the URL by hand, but pass it unencoded to a client that encodes query
+	// parameters itself (a generated client does), or nothing matches.
 	Filter *Filter `form:"$filter,omitempty" json:"$filter,omitempty"`
 
 	// Top Page size of the unfiltered list, 1 to 999 (default 100).
@@ -1722,7 +1743,10 @@ type UpdateOnlineMeetingParams struct {
 // ListUserOnlineMeetingsParams defines parameters for ListUserOnlineMeetings.
 type ListUserOnlineMeetingsParams struct {
 	// Filter `JoinWebUrl eq '{joinWebUrl}'` or `joinMeetingIdSettings/joinMeetingId eq '{id}'`
-	// (the literal in single quotes, a quote inside it doubled, the whole value URL-encoded).
+	// (the literal in single quotes, a quote inside it doubled). The query string is decoded
+	// once and the literal compared exactly with the stored value: URL-encode the whole value
+	// once when building the URL by hand, but pass it unencoded to a client that encodes query
+	// parameters itself (a generated client does), or nothing matches.
 	Filter *Filter `form:"$filter,omitempty" json:"$filter,omitempty"`
 
 	// Top Page size of the unfiltered list, 1 to 999 (default 100).
@@ -2579,6 +2603,8 @@ func RegisterHandlersWithOptions(router EchoRouter, si ServerInterface, options 
 }
 
 type ErrorResponseHeaders struct {
+	RetryAfter      *int
+	WWWAuthenticate *string
 	ClientRequestID *string
 	RequestID       *string
 }
@@ -2671,6 +2697,12 @@ func (response ListOnlineMeetings400JSONResponse) VisitListOnlineMeetingsRespons
 		return err
 	}
 	w.Header().Set("Content-Type", "application/json")
+	if response.Headers.RetryAfter != nil {
+		w.Header().Set("Retry-After", fmt.Sprint(*response.Headers.RetryAfter))
+	}
+	if response.Headers.WWWAuthenticate != nil {
+		w.Header().Set("WWW-Authenticate", fmt.Sprint(*response.Headers.WWWAuthenticate))
+	}
 	if response.Headers.ClientRequestID != nil {
 		w.Header().Set("client-request-id", fmt.Sprint(*response.Headers.ClientRequestID))
 	}
@@ -2683,6 +2715,8 @@ func (response ListOnlineMeetings400JSONResponse) VisitListOnlineMeetingsRespons
 }
 
 type ListOnlineMeetings401ResponseHeaders struct {
+	RetryAfter      *int
+	WWWAuthenticate *string
 	ClientRequestID *string
 	RequestID       *string
 }
@@ -2699,6 +2733,12 @@ func (response ListOnlineMeetings401JSONResponse) VisitListOnlineMeetingsRespons
 		return err
 	}
 	w.Header().Set("Content-Type", "application/json")
+	if response.Headers.RetryAfter != nil {
+		w.Header().Set("Retry-After", fmt.Sprint(*response.Headers.RetryAfter))
+	}
+	if response.Headers.WWWAuthenticate != nil {
+		w.Header().Set("WWW-Authenticate", fmt.Sprint(*response.Headers.WWWAuthenticate))
+	}
 	if response.Headers.ClientRequestID != nil {
 		w.Header().Set("client-request-id", fmt.Sprint(*response.Headers.ClientRequestID))
 	}
@@ -2711,6 +2751,8 @@ func (response ListOnlineMeetings401JSONResponse) VisitListOnlineMeetingsRespons
 }
 
 type ListOnlineMeetings403ResponseHeaders struct {
+	RetryAfter      *int
+	WWWAuthenticate *string
 	ClientRequestID *string
 	RequestID       *string
 }
@@ -2727,6 +2769,12 @@ func (response ListOnlineMeetings403JSONResponse) VisitListOnlineMeetingsRespons
 		return err
 	}
 	w.Header().Set("Content-Type", "application/json")
+	if response.Headers.RetryAfter != nil {
+		w.Header().Set("Retry-After", fmt.Sprint(*response.Headers.RetryAfter))
+	}
+	if response.Headers.WWWAuthenticate != nil {
+		w.Header().Set("WWW-Authenticate", fmt.Sprint(*response.Headers.WWWAuthenticate))
+	}
 	if response.Headers.ClientRequestID != nil {
 		w.Header().Set("client-request-id", fmt.Sprint(*response.Headers.ClientRequestID))
 	}
@@ -2739,6 +2787,8 @@ func (response ListOnlineMeetings403JSONResponse) VisitListOnlineMeetingsRespons
 }
 
 type ListOnlineMeetings429ResponseHeaders struct {
+	RetryAfter      *int
+	WWWAuthenticate *string
 	ClientRequestID *string
 	RequestID       *string
 }
@@ -2755,6 +2805,12 @@ func (response ListOnlineMeetings429JSONResponse) VisitListOnlineMeetingsRespons
 		return err
 	}
 	w.Header().Set("Content-Type", "application/json")
+	if response.Headers.RetryAfter != nil {
+		w.Header().Set("Retry-After", fmt.Sprint(*response.Headers.RetryAfter))
+	}
+	if response.Headers.WWWAuthenticate != nil {
+		w.Header().Set("WWW-Authenticate", fmt.Sprint(*response.Headers.WWWAuthenticate))
+	}
 	if response.Headers.ClientRequestID != nil {
 		w.Header().Set("client-request-id", fmt.Sprint(*response.Headers.ClientRequestID))
 	}
@@ -2767,6 +2823,8 @@ func (response ListOnlineMeetings429JSONResponse) VisitListOnlineMeetingsRespons
 }
 
 type ListOnlineMeetings500ResponseHeaders struct {
+	RetryAfter      *int
+	WWWAuthenticate *string
 	ClientRequestID *string
 	RequestID       *string
 }
@@ -2783,6 +2841,12 @@ func (response ListOnlineMeetings500JSONResponse) VisitListOnlineMeetingsRespons
 		return err
 	}
 	w.Header().Set("Content-Type", "application/json")
+	if response.Headers.RetryAfter != nil {
+		w.Header().Set("Retry-After", fmt.Sprint(*response.Headers.RetryAfter))
+	}
+	if response.Headers.WWWAuthenticate != nil {
+		w.Header().Set("WWW-Authenticate", fmt.Sprint(*response.Headers.WWWAuthenticate))
+	}
 	if response.Headers.ClientRequestID != nil {
 		w.Header().Set("client-request-id", fmt.Sprint(*response.Headers.ClientRequestID))
 	}
@@ -2795,6 +2859,8 @@ func (response ListOnlineMeetings500JSONResponse) VisitListOnlineMeetingsRespons
 }
 
 type ListOnlineMeetings503ResponseHeaders struct {
+	RetryAfter      *int
+	WWWAuthenticate *string
 	ClientRequestID *string
 	RequestID       *string
 }
@@ -2811,6 +2877,12 @@ func (response ListOnlineMeetings503JSONResponse) VisitListOnlineMeetingsRespons
 		return err
 	}
 	w.Header().Set("Content-Type", "application/json")
+	if response.Headers.RetryAfter != nil {
+		w.Header().Set("Retry-After", fmt.Sprint(*response.Headers.RetryAfter))
+	}
+	if response.Headers.WWWAuthenticate != nil {
+		w.Header().Set("WWW-Authenticate", fmt.Sprint(*response.Headers.WWWAuthenticate))
+	}
 	if response.Headers.ClientRequestID != nil {
 		w.Header().Set("client-request-id", fmt.Sprint(*response.Headers.ClientRequestID))
 	}
@@ -2865,6 +2937,12 @@ func (response CreateOnlineMeeting400JSONResponse) VisitCreateOnlineMeetingRespo
 		return err
 	}
 	w.Header().Set("Content-Type", "application/json")
+	if response.Headers.RetryAfter != nil {
+		w.Header().Set("Retry-After", fmt.Sprint(*response.Headers.RetryAfter))
+	}
+	if response.Headers.WWWAuthenticate != nil {
+		w.Header().Set("WWW-Authenticate", fmt.Sprint(*response.Headers.WWWAuthenticate))
+	}
 	if response.Headers.ClientRequestID != nil {
 		w.Header().Set("client-request-id", fmt.Sprint(*response.Headers.ClientRequestID))
 	}
@@ -2877,6 +2955,8 @@ func (response CreateOnlineMeeting400JSONResponse) VisitCreateOnlineMeetingRespo
 }
 
 type CreateOnlineMeeting401ResponseHeaders struct {
+	RetryAfter      *int
+	WWWAuthenticate *string
 	ClientRequestID *string
 	RequestID       *string
 }
@@ -2893,6 +2973,12 @@ func (response CreateOnlineMeeting401JSONResponse) VisitCreateOnlineMeetingRespo
 		return err
 	}
 	w.Header().Set("Content-Type", "application/json")
+	if response.Headers.RetryAfter != nil {
+		w.Header().Set("Retry-After", fmt.Sprint(*response.Headers.RetryAfter))
+	}
+	if response.Headers.WWWAuthenticate != nil {
+		w.Header().Set("WWW-Authenticate", fmt.Sprint(*response.Headers.WWWAuthenticate))
+	}
 	if response.Headers.ClientRequestID != nil {
 		w.Header().Set("client-request-id", fmt.Sprint(*response.Headers.ClientRequestID))
 	}
@@ -2905,6 +2991,8 @@ func (response CreateOnlineMeeting401JSONResponse) VisitCreateOnlineMeetingRespo
 }
 
 type CreateOnlineMeeting403ResponseHeaders struct {
+	RetryAfter      *int
+	WWWAuthenticate *string
 	ClientRequestID *string
 	RequestID       *string
 }
@@ -2921,6 +3009,12 @@ func (response CreateOnlineMeeting403JSONResponse) VisitCreateOnlineMeetingRespo
 		return err
 	}
 	w.Header().Set("Content-Type", "application/json")
+	if response.Headers.RetryAfter != nil {
+		w.Header().Set("Retry-After", fmt.Sprint(*response.Headers.RetryAfter))
+	}
+	if response.Headers.WWWAuthenticate != nil {
+		w.Header().Set("WWW-Authenticate", fmt.Sprint(*response.Headers.WWWAuthenticate))
+	}
 	if response.Headers.ClientRequestID != nil {
 		w.Header().Set("client-request-id", fmt.Sprint(*response.Headers.ClientRequestID))
 	}
@@ -2933,6 +3027,8 @@ func (response CreateOnlineMeeting403JSONResponse) VisitCreateOnlineMeetingRespo
 }
 
 type CreateOnlineMeeting413ResponseHeaders struct {
+	RetryAfter      *int
+	WWWAuthenticate *string
 	ClientRequestID *string
 	RequestID       *string
 }
@@ -2949,6 +3045,12 @@ func (response CreateOnlineMeeting413JSONResponse) VisitCreateOnlineMeetingRespo
 		return err
 	}
 	w.Header().Set("Content-Type", "application/json")
+	if response.Headers.RetryAfter != nil {
+		w.Header().Set("Retry-After", fmt.Sprint(*response.Headers.RetryAfter))
+	}
+	if response.Headers.WWWAuthenticate != nil {
+		w.Header().Set("WWW-Authenticate", fmt.Sprint(*response.Headers.WWWAuthenticate))
+	}
 	if response.Headers.ClientRequestID != nil {
 		w.Header().Set("client-request-id", fmt.Sprint(*response.Headers.ClientRequestID))
 	}
@@ -2961,6 +3063,8 @@ func (response CreateOnlineMeeting413JSONResponse) VisitCreateOnlineMeetingRespo
 }
 
 type CreateOnlineMeeting415ResponseHeaders struct {
+	RetryAfter      *int
+	WWWAuthenticate *string
 	ClientRequestID *string
 	RequestID       *string
 }
@@ -2977,6 +3081,12 @@ func (response CreateOnlineMeeting415JSONResponse) VisitCreateOnlineMeetingRespo
 		return err
 	}
 	w.Header().Set("Content-Type", "application/json")
+	if response.Headers.RetryAfter != nil {
+		w.Header().Set("Retry-After", fmt.Sprint(*response.Headers.RetryAfter))
+	}
+	if response.Headers.WWWAuthenticate != nil {
+		w.Header().Set("WWW-Authenticate", fmt.Sprint(*response.Headers.WWWAuthenticate))
+	}
 	if response.Headers.ClientRequestID != nil {
 		w.Header().Set("client-request-id", fmt.Sprint(*response.Headers.ClientRequestID))
 	}
@@ -2989,6 +3099,8 @@ func (response CreateOnlineMeeting415JSONResponse) VisitCreateOnlineMeetingRespo
 }
 
 type CreateOnlineMeeting429ResponseHeaders struct {
+	RetryAfter      *int
+	WWWAuthenticate *string
 	ClientRequestID *string
 	RequestID       *string
 }
@@ -3005,6 +3117,12 @@ func (response CreateOnlineMeeting429JSONResponse) VisitCreateOnlineMeetingRespo
 		return err
 	}
 	w.Header().Set("Content-Type", "application/json")
+	if response.Headers.RetryAfter != nil {
+		w.Header().Set("Retry-After", fmt.Sprint(*response.Headers.RetryAfter))
+	}
+	if response.Headers.WWWAuthenticate != nil {
+		w.Header().Set("WWW-Authenticate", fmt.Sprint(*response.Headers.WWWAuthenticate))
+	}
 	if response.Headers.ClientRequestID != nil {
 		w.Header().Set("client-request-id", fmt.Sprint(*response.Headers.ClientRequestID))
 	}
@@ -3017,6 +3135,8 @@ func (response CreateOnlineMeeting429JSONResponse) VisitCreateOnlineMeetingRespo
 }
 
 type CreateOnlineMeeting500ResponseHeaders struct {
+	RetryAfter      *int
+	WWWAuthenticate *string
 	ClientRequestID *string
 	RequestID       *string
 }
@@ -3033,6 +3153,12 @@ func (response CreateOnlineMeeting500JSONResponse) VisitCreateOnlineMeetingRespo
 		return err
 	}
 	w.Header().Set("Content-Type", "application/json")
+	if response.Headers.RetryAfter != nil {
+		w.Header().Set("Retry-After", fmt.Sprint(*response.Headers.RetryAfter))
+	}
+	if response.Headers.WWWAuthenticate != nil {
+		w.Header().Set("WWW-Authenticate", fmt.Sprint(*response.Headers.WWWAuthenticate))
+	}
 	if response.Headers.ClientRequestID != nil {
 		w.Header().Set("client-request-id", fmt.Sprint(*response.Headers.ClientRequestID))
 	}
@@ -3045,6 +3171,8 @@ func (response CreateOnlineMeeting500JSONResponse) VisitCreateOnlineMeetingRespo
 }
 
 type CreateOnlineMeeting503ResponseHeaders struct {
+	RetryAfter      *int
+	WWWAuthenticate *string
 	ClientRequestID *string
 	RequestID       *string
 }
@@ -3061,6 +3189,12 @@ func (response CreateOnlineMeeting503JSONResponse) VisitCreateOnlineMeetingRespo
 		return err
 	}
 	w.Header().Set("Content-Type", "application/json")
+	if response.Headers.RetryAfter != nil {
+		w.Header().Set("Retry-After", fmt.Sprint(*response.Headers.RetryAfter))
+	}
+	if response.Headers.WWWAuthenticate != nil {
+		w.Header().Set("WWW-Authenticate", fmt.Sprint(*response.Headers.WWWAuthenticate))
+	}
 	if response.Headers.ClientRequestID != nil {
 		w.Header().Set("client-request-id", fmt.Sprint(*response.Headers.ClientRequestID))
 	}
@@ -3138,6 +3272,12 @@ func (response CreateOrGetOnlineMeeting400JSONResponse) VisitCreateOrGetOnlineMe
 		return err
 	}
 	w.Header().Set("Content-Type", "application/json")
+	if response.Headers.RetryAfter != nil {
+		w.Header().Set("Retry-After", fmt.Sprint(*response.Headers.RetryAfter))
+	}
+	if response.Headers.WWWAuthenticate != nil {
+		w.Header().Set("WWW-Authenticate", fmt.Sprint(*response.Headers.WWWAuthenticate))
+	}
 	if response.Headers.ClientRequestID != nil {
 		w.Header().Set("client-request-id", fmt.Sprint(*response.Headers.ClientRequestID))
 	}
@@ -3150,6 +3290,8 @@ func (response CreateOrGetOnlineMeeting400JSONResponse) VisitCreateOrGetOnlineMe
 }
 
 type CreateOrGetOnlineMeeting401ResponseHeaders struct {
+	RetryAfter      *int
+	WWWAuthenticate *string
 	ClientRequestID *string
 	RequestID       *string
 }
@@ -3166,6 +3308,12 @@ func (response CreateOrGetOnlineMeeting401JSONResponse) VisitCreateOrGetOnlineMe
 		return err
 	}
 	w.Header().Set("Content-Type", "application/json")
+	if response.Headers.RetryAfter != nil {
+		w.Header().Set("Retry-After", fmt.Sprint(*response.Headers.RetryAfter))
+	}
+	if response.Headers.WWWAuthenticate != nil {
+		w.Header().Set("WWW-Authenticate", fmt.Sprint(*response.Headers.WWWAuthenticate))
+	}
 	if response.Headers.ClientRequestID != nil {
 		w.Header().Set("client-request-id", fmt.Sprint(*response.Headers.ClientRequestID))
 	}
@@ -3178,6 +3326,8 @@ func (response CreateOrGetOnlineMeeting401JSONResponse) VisitCreateOrGetOnlineMe
 }
 
 type CreateOrGetOnlineMeeting403ResponseHeaders struct {
+	RetryAfter      *int
+	WWWAuthenticate *string
 	ClientRequestID *string
 	RequestID       *string
 }
@@ -3194,6 +3344,12 @@ func (response CreateOrGetOnlineMeeting403JSONResponse) VisitCreateOrGetOnlineMe
 		return err
 	}
 	w.Header().Set("Content-Type", "application/json")
+	if response.Headers.RetryAfter != nil {
+		w.Header().Set("Retry-After", fmt.Sprint(*response.Headers.RetryAfter))
+	}
+	if response.Headers.WWWAuthenticate != nil {
+		w.Header().Set("WWW-Authenticate", fmt.Sprint(*response.Headers.WWWAuthenticate))
+	}
 	if response.Headers.ClientRequestID != nil {
 		w.Header().Set("client-request-id", fmt.Sprint(*response.Headers.ClientRequestID))
 	}
@@ -3206,6 +3362,8 @@ func (response CreateOrGetOnlineMeeting403JSONResponse) VisitCreateOrGetOnlineMe
 }
 
 type CreateOrGetOnlineMeeting413ResponseHeaders struct {
+	RetryAfter      *int
+	WWWAuthenticate *string
 	ClientRequestID *string
 	RequestID       *string
 }
@@ -3222,6 +3380,12 @@ func (response CreateOrGetOnlineMeeting413JSONResponse) VisitCreateOrGetOnlineMe
 		return err
 	}
 	w.Header().Set("Content-Type", "application/json")
+	if response.Headers.RetryAfter != nil {
+		w.Header().Set("Retry-After", fmt.Sprint(*response.Headers.RetryAfter))
+	}
+	if response.Headers.WWWAuthenticate != nil {
+		w.Header().Set("WWW-Authenticate", fmt.Sprint(*response.Headers.WWWAuthenticate))
+	}
 	if response.Headers.ClientRequestID != nil {
 		w.Header().Set("client-request-id", fmt.Sprint(*response.Headers.ClientRequestID))
 	}
@@ -3234,6 +3398,8 @@ func (response CreateOrGetOnlineMeeting413JSONResponse) VisitCreateOrGetOnlineMe
 }
 
 type CreateOrGetOnlineMeeting415ResponseHeaders struct {
+	RetryAfter      *int
+	WWWAuthenticate *string
 	ClientRequestID *string
 	RequestID       *string
 }
@@ -3250,6 +3416,12 @@ func (response CreateOrGetOnlineMeeting415JSONResponse) VisitCreateOrGetOnlineMe
 		return err
 	}
 	w.Header().Set("Content-Type", "application/json")
+	if response.Headers.RetryAfter != nil {
+		w.Header().Set("Retry-After", fmt.Sprint(*response.Headers.RetryAfter))
+	}
+	if response.Headers.WWWAuthenticate != nil {
+		w.Header().Set("WWW-Authenticate", fmt.Sprint(*response.Headers.WWWAuthenticate))
+	}
 	if response.Headers.ClientRequestID != nil {
 		w.Header().Set("client-request-id", fmt.Sprint(*response.Headers.ClientRequestID))
 	}
@@ -3262,6 +3434,8 @@ func (response CreateOrGetOnlineMeeting415JSONResponse) VisitCreateOrGetOnlineMe
 }
 
 type CreateOrGetOnlineMeeting429ResponseHeaders struct {
+	RetryAfter      *int
+	WWWAuthenticate *string
 	ClientRequestID *string
 	RequestID       *string
 }
@@ -3278,6 +3452,12 @@ func (response CreateOrGetOnlineMeeting429JSONResponse) VisitCreateOrGetOnlineMe
 		return err
 	}
 	w.Header().Set("Content-Type", "application/json")
+	if response.Headers.RetryAfter != nil {
+		w.Header().Set("Retry-After", fmt.Sprint(*response.Headers.RetryAfter))
+	}
+	if response.Headers.WWWAuthenticate != nil {
+		w.Header().Set("WWW-Authenticate", fmt.Sprint(*response.Headers.WWWAuthenticate))
+	}
 	if response.Headers.ClientRequestID != nil {
 		w.Header().Set("client-request-id", fmt.Sprint(*response.Headers.ClientRequestID))
 	}
@@ -3290,6 +3470,8 @@ func (response CreateOrGetOnlineMeeting429JSONResponse) VisitCreateOrGetOnlineMe
 }
 
 type CreateOrGetOnlineMeeting500ResponseHeaders struct {
+	RetryAfter      *int
+	WWWAuthenticate *string
 	ClientRequestID *string
 	RequestID       *string
 }
@@ -3306,6 +3488,12 @@ func (response CreateOrGetOnlineMeeting500JSONResponse) VisitCreateOrGetOnlineMe
 		return err
 	}
 	w.Header().Set("Content-Type", "application/json")
+	if response.Headers.RetryAfter != nil {
+		w.Header().Set("Retry-After", fmt.Sprint(*response.Headers.RetryAfter))
+	}
+	if response.Headers.WWWAuthenticate != nil {
+		w.Header().Set("WWW-Authenticate", fmt.Sprint(*response.Headers.WWWAuthenticate))
+	}
 	if response.Headers.ClientRequestID != nil {
 		w.Header().Set("client-request-id", fmt.Sprint(*response.Headers.ClientRequestID))
 	}
@@ -3318,6 +3506,8 @@ func (response CreateOrGetOnlineMeeting500JSONResponse) VisitCreateOrGetOnlineMe
 }
 
 type CreateOrGetOnlineMeeting503ResponseHeaders struct {
+	RetryAfter      *int
+	WWWAuthenticate *string
 	ClientRequestID *string
 	RequestID       *string
 }
@@ -3334,6 +3524,12 @@ func (response CreateOrGetOnlineMeeting503JSONResponse) VisitCreateOrGetOnlineMe
 		return err
 	}
 	w.Header().Set("Content-Type", "application/json")
+	if response.Headers.RetryAfter != nil {
+		w.Header().Set("Retry-After", fmt.Sprint(*response.Headers.RetryAfter))
+	}
+	if response.Headers.WWWAuthenticate != nil {
+		w.Header().Set("WWW-Authenticate", fmt.Sprint(*response.Headers.WWWAuthenticate))
+	}
 	if response.Headers.ClientRequestID != nil {
 		w.Header().Set("client-request-id", fmt.Sprint(*response.Headers.ClientRequestID))
 	}
@@ -3376,6 +3572,12 @@ func (response DeleteOnlineMeeting400JSONResponse) VisitDeleteOnlineMeetingRespo
 		return err
 	}
 	w.Header().Set("Content-Type", "application/json")
+	if response.Headers.RetryAfter != nil {
+		w.Header().Set("Retry-After", fmt.Sprint(*response.Headers.RetryAfter))
+	}
+	if response.Headers.WWWAuthenticate != nil {
+		w.Header().Set("WWW-Authenticate", fmt.Sprint(*response.Headers.WWWAuthenticate))
+	}
 	if response.Headers.ClientRequestID != nil {
 		w.Header().Set("client-request-id", fmt.Sprint(*response.Headers.ClientRequestID))
 	}
@@ -3388,6 +3590,8 @@ func (response DeleteOnlineMeeting400JSONResponse) VisitDeleteOnlineMeetingRespo
 }
 
 type DeleteOnlineMeeting401ResponseHeaders struct {
+	RetryAfter      *int
+	WWWAuthenticate *string
 	ClientRequestID *string
 	RequestID       *string
 }
@@ -3404,6 +3608,12 @@ func (response DeleteOnlineMeeting401JSONResponse) VisitDeleteOnlineMeetingRespo
 		return err
 	}
 	w.Header().Set("Content-Type", "application/json")
+	if response.Headers.RetryAfter != nil {
+		w.Header().Set("Retry-After", fmt.Sprint(*response.Headers.RetryAfter))
+	}
+	if response.Headers.WWWAuthenticate != nil {
+		w.Header().Set("WWW-Authenticate", fmt.Sprint(*response.Headers.WWWAuthenticate))
+	}
 	if response.Headers.ClientRequestID != nil {
 		w.Header().Set("client-request-id", fmt.Sprint(*response.Headers.ClientRequestID))
 	}
@@ -3416,6 +3626,8 @@ func (response DeleteOnlineMeeting401JSONResponse) VisitDeleteOnlineMeetingRespo
 }
 
 type DeleteOnlineMeeting403ResponseHeaders struct {
+	RetryAfter      *int
+	WWWAuthenticate *string
 	ClientRequestID *string
 	RequestID       *string
 }
@@ -3432,6 +3644,12 @@ func (response DeleteOnlineMeeting403JSONResponse) VisitDeleteOnlineMeetingRespo
 		return err
 	}
 	w.Header().Set("Content-Type", "application/json")
+	if response.Headers.RetryAfter != nil {
+		w.Header().Set("Retry-After", fmt.Sprint(*response.Headers.RetryAfter))
+	}
+	if response.Headers.WWWAuthenticate != nil {
+		w.Header().Set("WWW-Authenticate", fmt.Sprint(*response.Headers.WWWAuthenticate))
+	}
 	if response.Headers.ClientRequestID != nil {
 		w.Header().Set("client-request-id", fmt.Sprint(*response.Headers.ClientRequestID))
 	}
@@ -3444,6 +3662,8 @@ func (response DeleteOnlineMeeting403JSONResponse) VisitDeleteOnlineMeetingRespo
 }
 
 type DeleteOnlineMeeting404ResponseHeaders struct {
+	RetryAfter      *int
+	WWWAuthenticate *string
 	ClientRequestID *string
 	RequestID       *string
 }
@@ -3460,6 +3680,12 @@ func (response DeleteOnlineMeeting404JSONResponse) VisitDeleteOnlineMeetingRespo
 		return err
 	}
 	w.Header().Set("Content-Type", "application/json")
+	if response.Headers.RetryAfter != nil {
+		w.Header().Set("Retry-After", fmt.Sprint(*response.Headers.RetryAfter))
+	}
+	if response.Headers.WWWAuthenticate != nil {
+		w.Header().Set("WWW-Authenticate", fmt.Sprint(*response.Headers.WWWAuthenticate))
+	}
 	if response.Headers.ClientRequestID != nil {
 		w.Header().Set("client-request-id", fmt.Sprint(*response.Headers.ClientRequestID))
 	}
@@ -3472,6 +3698,8 @@ func (response DeleteOnlineMeeting404JSONResponse) VisitDeleteOnlineMeetingRespo
 }
 
 type DeleteOnlineMeeting429ResponseHeaders struct {
+	RetryAfter      *int
+	WWWAuthenticate *string
 	ClientRequestID *string
 	RequestID       *string
 }
@@ -3488,6 +3716,12 @@ func (response DeleteOnlineMeeting429JSONResponse) VisitDeleteOnlineMeetingRespo
 		return err
 	}
 	w.Header().Set("Content-Type", "application/json")
+	if response.Headers.RetryAfter != nil {
+		w.Header().Set("Retry-After", fmt.Sprint(*response.Headers.RetryAfter))
+	}
+	if response.Headers.WWWAuthenticate != nil {
+		w.Header().Set("WWW-Authenticate", fmt.Sprint(*response.Headers.WWWAuthenticate))
+	}
 	if response.Headers.ClientRequestID != nil {
 		w.Header().Set("client-request-id", fmt.Sprint(*response.Headers.ClientRequestID))
 	}
@@ -3500,6 +3734,8 @@ func (response DeleteOnlineMeeting429JSONResponse) VisitDeleteOnlineMeetingRespo
 }
 
 type DeleteOnlineMeeting500ResponseHeaders struct {
+	RetryAfter      *int
+	WWWAuthenticate *string
 	ClientRequestID *string
 	RequestID       *string
 }
@@ -3516,6 +3752,12 @@ func (response DeleteOnlineMeeting500JSONResponse) VisitDeleteOnlineMeetingRespo
 		return err
 	}
 	w.Header().Set("Content-Type", "application/json")
+	if response.Headers.RetryAfter != nil {
+		w.Header().Set("Retry-After", fmt.Sprint(*response.Headers.RetryAfter))
+	}
+	if response.Headers.WWWAuthenticate != nil {
+		w.Header().Set("WWW-Authenticate", fmt.Sprint(*response.Headers.WWWAuthenticate))
+	}
 	if response.Headers.ClientRequestID != nil {
 		w.Header().Set("client-request-id", fmt.Sprint(*response.Headers.ClientRequestID))
 	}
@@ -3528,6 +3770,8 @@ func (response DeleteOnlineMeeting500JSONResponse) VisitDeleteOnlineMeetingRespo
 }
 
 type DeleteOnlineMeeting503ResponseHeaders struct {
+	RetryAfter      *int
+	WWWAuthenticate *string
 	ClientRequestID *string
 	RequestID       *string
 }
@@ -3544,6 +3788,12 @@ func (response DeleteOnlineMeeting503JSONResponse) VisitDeleteOnlineMeetingRespo
 		return err
 	}
 	w.Header().Set("Content-Type", "application/json")
+	if response.Headers.RetryAfter != nil {
+		w.Header().Set("Retry-After", fmt.Sprint(*response.Headers.RetryAfter))
+	}
+	if response.Headers.WWWAuthenticate != nil {
+		w.Header().Set("WWW-Authenticate", fmt.Sprint(*response.Headers.WWWAuthenticate))
+	}
 	if response.Headers.ClientRequestID != nil {
 		w.Header().Set("client-request-id", fmt.Sprint(*response.Headers.ClientRequestID))
 	}
@@ -3596,6 +3846,12 @@ func (response GetOnlineMeeting400JSONResponse) VisitGetOnlineMeetingResponse(w 
 		return err
 	}
 	w.Header().Set("Content-Type", "application/json")
+	if response.Headers.RetryAfter != nil {
+		w.Header().Set("Retry-After", fmt.Sprint(*response.Headers.RetryAfter))
+	}
+	if response.Headers.WWWAuthenticate != nil {
+		w.Header().Set("WWW-Authenticate", fmt.Sprint(*response.Headers.WWWAuthenticate))
+	}
 	if response.Headers.ClientRequestID != nil {
 		w.Header().Set("client-request-id", fmt.Sprint(*response.Headers.ClientRequestID))
 	}
@@ -3608,6 +3864,8 @@ func (response GetOnlineMeeting400JSONResponse) VisitGetOnlineMeetingResponse(w 
 }
 
 type GetOnlineMeeting401ResponseHeaders struct {
+	RetryAfter      *int
+	WWWAuthenticate *string
 	ClientRequestID *string
 	RequestID       *string
 }
@@ -3624,6 +3882,12 @@ func (response GetOnlineMeeting401JSONResponse) VisitGetOnlineMeetingResponse(w 
 		return err
 	}
 	w.Header().Set("Content-Type", "application/json")
+	if response.Headers.RetryAfter != nil {
+		w.Header().Set("Retry-After", fmt.Sprint(*response.Headers.RetryAfter))
+	}
+	if response.Headers.WWWAuthenticate != nil {
+		w.Header().Set("WWW-Authenticate", fmt.Sprint(*response.Headers.WWWAuthenticate))
+	}
 	if response.Headers.ClientRequestID != nil {
 		w.Header().Set("client-request-id", fmt.Sprint(*response.Headers.ClientRequestID))
 	}
@@ -3636,6 +3900,8 @@ func (response GetOnlineMeeting401JSONResponse) VisitGetOnlineMeetingResponse(w 
 }
 
 type GetOnlineMeeting403ResponseHeaders struct {
+	RetryAfter      *int
+	WWWAuthenticate *string
 	ClientRequestID *string
 	RequestID       *string
 }
@@ -3652,6 +3918,12 @@ func (response GetOnlineMeeting403JSONResponse) VisitGetOnlineMeetingResponse(w 
 		return err
 	}
 	w.Header().Set("Content-Type", "application/json")
+	if response.Headers.RetryAfter != nil {
+		w.Header().Set("Retry-After", fmt.Sprint(*response.Headers.RetryAfter))
+	}
+	if response.Headers.WWWAuthenticate != nil {
+		w.Header().Set("WWW-Authenticate", fmt.Sprint(*response.Headers.WWWAuthenticate))
+	}
 	if response.Headers.ClientRequestID != nil {
 		w.Header().Set("client-request-id", fmt.Sprint(*response.Headers.ClientRequestID))
 	}
@@ -3664,6 +3936,8 @@ func (response GetOnlineMeeting403JSONResponse) VisitGetOnlineMeetingResponse(w 
 }
 
 type GetOnlineMeeting404ResponseHeaders struct {
+	RetryAfter      *int
+	WWWAuthenticate *string
 	ClientRequestID *string
 	RequestID       *string
 }
@@ -3680,6 +3954,12 @@ func (response GetOnlineMeeting404JSONResponse) VisitGetOnlineMeetingResponse(w 
 		return err
 	}
 	w.Header().Set("Content-Type", "application/json")
+	if response.Headers.RetryAfter != nil {
+		w.Header().Set("Retry-After", fmt.Sprint(*response.Headers.RetryAfter))
+	}
+	if response.Headers.WWWAuthenticate != nil {
+		w.Header().Set("WWW-Authenticate", fmt.Sprint(*response.Headers.WWWAuthenticate))
+	}
 	if response.Headers.ClientRequestID != nil {
 		w.Header().Set("client-request-id", fmt.Sprint(*response.Headers.ClientRequestID))
 	}
@@ -3692,6 +3972,8 @@ func (response GetOnlineMeeting404JSONResponse) VisitGetOnlineMeetingResponse(w 
 }
 
 type GetOnlineMeeting429ResponseHeaders struct {
+	RetryAfter      *int
+	WWWAuthenticate *string
 	ClientRequestID *string
 	RequestID       *string
 }
@@ -3708,6 +3990,12 @@ func (response GetOnlineMeeting429JSONResponse) VisitGetOnlineMeetingResponse(w 
 		return err
 	}
 	w.Header().Set("Content-Type", "application/json")
+	if response.Headers.RetryAfter != nil {
+		w.Header().Set("Retry-After", fmt.Sprint(*response.Headers.RetryAfter))
+	}
+	if response.Headers.WWWAuthenticate != nil {
+		w.Header().Set("WWW-Authenticate", fmt.Sprint(*response.Headers.WWWAuthenticate))
+	}
 	if response.Headers.ClientRequestID != nil {
 		w.Header().Set("client-request-id", fmt.Sprint(*response.Headers.ClientRequestID))
 	}
@@ -3720,6 +4008,8 @@ func (response GetOnlineMeeting429JSONResponse) VisitGetOnlineMeetingResponse(w 
 }
 
 type GetOnlineMeeting500ResponseHeaders struct {
+	RetryAfter      *int
+	WWWAuthenticate *string
 	ClientRequestID *string
 	RequestID       *string
 }
@@ -3736,6 +4026,12 @@ func (response GetOnlineMeeting500JSONResponse) VisitGetOnlineMeetingResponse(w 
 		return err
 	}
 	w.Header().Set("Content-Type", "application/json")
+	if response.Headers.RetryAfter != nil {
+		w.Header().Set("Retry-After", fmt.Sprint(*response.Headers.RetryAfter))
+	}
+	if response.Headers.WWWAuthenticate != nil {
+		w.Header().Set("WWW-Authenticate", fmt.Sprint(*response.Headers.WWWAuthenticate))
+	}
 	if response.Headers.ClientRequestID != nil {
 		w.Header().Set("client-request-id", fmt.Sprint(*response.Headers.ClientRequestID))
 	}
@@ -3748,6 +4044,8 @@ func (response GetOnlineMeeting500JSONResponse) VisitGetOnlineMeetingResponse(w 
 }
 
 type GetOnlineMeeting503ResponseHeaders struct {
+	RetryAfter      *int
+	WWWAuthenticate *string
 	ClientRequestID *string
 	RequestID       *string
 }
@@ -3764,6 +4062,12 @@ func (response GetOnlineMeeting503JSONResponse) VisitGetOnlineMeetingResponse(w 
 		return err
 	}
 	w.Header().Set("Content-Type", "application/json")
+	if response.Headers.RetryAfter != nil {
+		w.Header().Set("Retry-After", fmt.Sprint(*response.Headers.RetryAfter))
+	}
+	if response.Headers.WWWAuthenticate != nil {
+		w.Header().Set("WWW-Authenticate", fmt.Sprint(*response.Headers.WWWAuthenticate))
+	}
 	if response.Headers.ClientRequestID != nil {
 		w.Header().Set("client-request-id", fmt.Sprint(*response.Headers.ClientRequestID))
 	}
@@ -3817,6 +4121,12 @@ func (response UpdateOnlineMeeting400JSONResponse) VisitUpdateOnlineMeetingRespo
 		return err
 	}
 	w.Header().Set("Content-Type", "application/json")
+	if response.Headers.RetryAfter != nil {
+		w.Header().Set("Retry-After", fmt.Sprint(*response.Headers.RetryAfter))
+	}
+	if response.Headers.WWWAuthenticate != nil {
+		w.Header().Set("WWW-Authenticate", fmt.Sprint(*response.Headers.WWWAuthenticate))
+	}
 	if response.Headers.ClientRequestID != nil {
 		w.Header().Set("client-request-id", fmt.Sprint(*response.Headers.ClientRequestID))
 	}
@@ -3829,6 +4139,8 @@ func (response UpdateOnlineMeeting400JSONResponse) VisitUpdateOnlineMeetingRespo
 }
 
 type UpdateOnlineMeeting401ResponseHeaders struct {
+	RetryAfter      *int
+	WWWAuthenticate *string
 	ClientRequestID *string
 	RequestID       *string
 }
@@ -3845,6 +4157,12 @@ func (response UpdateOnlineMeeting401JSONResponse) VisitUpdateOnlineMeetingRespo
 		return err
 	}
 	w.Header().Set("Content-Type", "application/json")
+	if response.Headers.RetryAfter != nil {
+		w.Header().Set("Retry-After", fmt.Sprint(*response.Headers.RetryAfter))
+	}
+	if response.Headers.WWWAuthenticate != nil {
+		w.Header().Set("WWW-Authenticate", fmt.Sprint(*response.Headers.WWWAuthenticate))
+	}
 	if response.Headers.ClientRequestID != nil {
 		w.Header().Set("client-request-id", fmt.Sprint(*response.Headers.ClientRequestID))
 	}
@@ -3857,6 +4175,8 @@ func (response UpdateOnlineMeeting401JSONResponse) VisitUpdateOnlineMeetingRespo
 }
 
 type UpdateOnlineMeeting403ResponseHeaders struct {
+	RetryAfter      *int
+	WWWAuthenticate *string
 	ClientRequestID *string
 	RequestID       *string
 }
@@ -3873,6 +4193,12 @@ func (response UpdateOnlineMeeting403JSONResponse) VisitUpdateOnlineMeetingRespo
 		return err
 	}
 	w.Header().Set("Content-Type", "application/json")
+	if response.Headers.RetryAfter != nil {
+		w.Header().Set("Retry-After", fmt.Sprint(*response.Headers.RetryAfter))
+	}
+	if response.Headers.WWWAuthenticate != nil {
+		w.Header().Set("WWW-Authenticate", fmt.Sprint(*response.Headers.WWWAuthenticate))
+	}
 	if response.Headers.ClientRequestID != nil {
 		w.Header().Set("client-request-id", fmt.Sprint(*response.Headers.ClientRequestID))
 	}
@@ -3885,6 +4211,8 @@ func (response UpdateOnlineMeeting403JSONResponse) VisitUpdateOnlineMeetingRespo
 }
 
 type UpdateOnlineMeeting404ResponseHeaders struct {
+	RetryAfter      *int
+	WWWAuthenticate *string
 	ClientRequestID *string
 	RequestID       *string
 }
@@ -3901,6 +4229,12 @@ func (response UpdateOnlineMeeting404JSONResponse) VisitUpdateOnlineMeetingRespo
 		return err
 	}
 	w.Header().Set("Content-Type", "application/json")
+	if response.Headers.RetryAfter != nil {
+		w.Header().Set("Retry-After", fmt.Sprint(*response.Headers.RetryAfter))
+	}
+	if response.Headers.WWWAuthenticate != nil {
+		w.Header().Set("WWW-Authenticate", fmt.Sprint(*response.Headers.WWWAuthenticate))
+	}
 	if response.Headers.ClientRequestID != nil {
 		w.Header().Set("client-request-id", fmt.Sprint(*response.Headers.ClientRequestID))
 	}
@@ -3913,6 +4247,8 @@ func (response UpdateOnlineMeeting404JSONResponse) VisitUpdateOnlineMeetingRespo
 }
 
 type UpdateOnlineMeeting413ResponseHeaders struct {
+	RetryAfter      *int
+	WWWAuthenticate *string
 	ClientRequestID *string
 	RequestID       *string
 }
@@ -3929,6 +4265,12 @@ func (response UpdateOnlineMeeting413JSONResponse) VisitUpdateOnlineMeetingRespo
 		return err
 	}
 	w.Header().Set("Content-Type", "application/json")
+	if response.Headers.RetryAfter != nil {
+		w.Header().Set("Retry-After", fmt.Sprint(*response.Headers.RetryAfter))
+	}
+	if response.Headers.WWWAuthenticate != nil {
+		w.Header().Set("WWW-Authenticate", fmt.Sprint(*response.Headers.WWWAuthenticate))
+	}
 	if response.Headers.ClientRequestID != nil {
 		w.Header().Set("client-request-id", fmt.Sprint(*response.Headers.ClientRequestID))
 	}
@@ -3941,6 +4283,8 @@ func (response UpdateOnlineMeeting413JSONResponse) VisitUpdateOnlineMeetingRespo
 }
 
 type UpdateOnlineMeeting415ResponseHeaders struct {
+	RetryAfter      *int
+	WWWAuthenticate *string
 	ClientRequestID *string
 	RequestID       *string
 }
@@ -3957,6 +4301,12 @@ func (response UpdateOnlineMeeting415JSONResponse) VisitUpdateOnlineMeetingRespo
 		return err
 	}
 	w.Header().Set("Content-Type", "application/json")
+	if response.Headers.RetryAfter != nil {
+		w.Header().Set("Retry-After", fmt.Sprint(*response.Headers.RetryAfter))
+	}
+	if response.Headers.WWWAuthenticate != nil {
+		w.Header().Set("WWW-Authenticate", fmt.Sprint(*response.Headers.WWWAuthenticate))
+	}
 	if response.Headers.ClientRequestID != nil {
 		w.Header().Set("client-request-id", fmt.Sprint(*response.Headers.ClientRequestID))
 	}
@@ -3969,6 +4319,8 @@ func (response UpdateOnlineMeeting415JSONResponse) VisitUpdateOnlineMeetingRespo
 }
 
 type UpdateOnlineMeeting429ResponseHeaders struct {
+	RetryAfter      *int
+	WWWAuthenticate *string
 	ClientRequestID *string
 	RequestID       *string
 }
@@ -3985,6 +4337,12 @@ func (response UpdateOnlineMeeting429JSONResponse) VisitUpdateOnlineMeetingRespo
 		return err
 	}
 	w.Header().Set("Content-Type", "application/json")
+	if response.Headers.RetryAfter != nil {
+		w.Header().Set("Retry-After", fmt.Sprint(*response.Headers.RetryAfter))
+	}
+	if response.Headers.WWWAuthenticate != nil {
+		w.Header().Set("WWW-Authenticate", fmt.Sprint(*response.Headers.WWWAuthenticate))
+	}
 	if response.Headers.ClientRequestID != nil {
 		w.Header().Set("client-request-id", fmt.Sprint(*response.Headers.ClientRequestID))
 	}
@@ -3997,6 +4355,8 @@ func (response UpdateOnlineMeeting429JSONResponse) VisitUpdateOnlineMeetingRespo
 }
 
 type UpdateOnlineMeeting500ResponseHeaders struct {
+	RetryAfter      *int
+	WWWAuthenticate *string
 	ClientRequestID *string
 	RequestID       *string
 }
@@ -4013,6 +4373,12 @@ func (response UpdateOnlineMeeting500JSONResponse) VisitUpdateOnlineMeetingRespo
 		return err
 	}
 	w.Header().Set("Content-Type", "application/json")
+	if response.Headers.RetryAfter != nil {
+		w.Header().Set("Retry-After", fmt.Sprint(*response.Headers.RetryAfter))
+	}
+	if response.Headers.WWWAuthenticate != nil {
+		w.Header().Set("WWW-Authenticate", fmt.Sprint(*response.Headers.WWWAuthenticate))
+	}
 	if response.Headers.ClientRequestID != nil {
 		w.Header().Set("client-request-id", fmt.Sprint(*response.Headers.ClientRequestID))
 	}
@@ -4025,6 +4391,8 @@ func (response UpdateOnlineMeeting500JSONResponse) VisitUpdateOnlineMeetingRespo
 }
 
 type UpdateOnlineMeeting503ResponseHeaders struct {
+	RetryAfter      *int
+	WWWAuthenticate *string
 	ClientRequestID *string
 	RequestID       *string
 }
@@ -4041,6 +4409,12 @@ func (response UpdateOnlineMeeting503JSONResponse) VisitUpdateOnlineMeetingRespo
 		return err
 	}
 	w.Header().Set("Content-Type", "application/json")
+	if response.Headers.RetryAfter != nil {
+		w.Header().Set("Retry-After", fmt.Sprint(*response.Headers.RetryAfter))
+	}
+	if response.Headers.WWWAuthenticate != nil {
+		w.Header().Set("WWW-Authenticate", fmt.Sprint(*response.Headers.WWWAuthenticate))
+	}
 	if response.Headers.ClientRequestID != nil {
 		w.Header().Set("client-request-id", fmt.Sprint(*response.Headers.ClientRequestID))
 	}
@@ -4095,6 +4469,12 @@ func (response ListUserOnlineMeetings400JSONResponse) VisitListUserOnlineMeeting
 		return err
 	}
 	w.Header().Set("Content-Type", "application/json")
+	if response.Headers.RetryAfter != nil {
+		w.Header().Set("Retry-After", fmt.Sprint(*response.Headers.RetryAfter))
+	}
+	if response.Headers.WWWAuthenticate != nil {
+		w.Header().Set("WWW-Authenticate", fmt.Sprint(*response.Headers.WWWAuthenticate))
+	}
 	if response.Headers.ClientRequestID != nil {
 		w.Header().Set("client-request-id", fmt.Sprint(*response.Headers.ClientRequestID))
 	}
@@ -4107,6 +4487,8 @@ func (response ListUserOnlineMeetings400JSONResponse) VisitListUserOnlineMeeting
 }
 
 type ListUserOnlineMeetings401ResponseHeaders struct {
+	RetryAfter      *int
+	WWWAuthenticate *string
 	ClientRequestID *string
 	RequestID       *string
 }
@@ -4123,6 +4505,12 @@ func (response ListUserOnlineMeetings401JSONResponse) VisitListUserOnlineMeeting
 		return err
 	}
 	w.Header().Set("Content-Type", "application/json")
+	if response.Headers.RetryAfter != nil {
+		w.Header().Set("Retry-After", fmt.Sprint(*response.Headers.RetryAfter))
+	}
+	if response.Headers.WWWAuthenticate != nil {
+		w.Header().Set("WWW-Authenticate", fmt.Sprint(*response.Headers.WWWAuthenticate))
+	}
 	if response.Headers.ClientRequestID != nil {
 		w.Header().Set("client-request-id", fmt.Sprint(*response.Headers.ClientRequestID))
 	}
@@ -4135,6 +4523,8 @@ func (response ListUserOnlineMeetings401JSONResponse) VisitListUserOnlineMeeting
 }
 
 type ListUserOnlineMeetings403ResponseHeaders struct {
+	RetryAfter      *int
+	WWWAuthenticate *string
 	ClientRequestID *string
 	RequestID       *string
 }
@@ -4151,6 +4541,12 @@ func (response ListUserOnlineMeetings403JSONResponse) VisitListUserOnlineMeeting
 		return err
 	}
 	w.Header().Set("Content-Type", "application/json")
+	if response.Headers.RetryAfter != nil {
+		w.Header().Set("Retry-After", fmt.Sprint(*response.Headers.RetryAfter))
+	}
+	if response.Headers.WWWAuthenticate != nil {
+		w.Header().Set("WWW-Authenticate", fmt.Sprint(*response.Headers.WWWAuthenticate))
+	}
 	if response.Headers.ClientRequestID != nil {
 		w.Header().Set("client-request-id", fmt.Sprint(*response.Headers.ClientRequestID))
 	}
@@ -4163,6 +4559,8 @@ func (response ListUserOnlineMeetings403JSONResponse) VisitListUserOnlineMeeting
 }
 
 type ListUserOnlineMeetings404ResponseHeaders struct {
+	RetryAfter      *int
+	WWWAuthenticate *string
 	ClientRequestID *string
 	RequestID       *string
 }
@@ -4179,6 +4577,12 @@ func (response ListUserOnlineMeetings404JSONResponse) VisitListUserOnlineMeeting
 		return err
 	}
 	w.Header().Set("Content-Type", "application/json")
+	if response.Headers.RetryAfter != nil {
+		w.Header().Set("Retry-After", fmt.Sprint(*response.Headers.RetryAfter))
+	}
+	if response.Headers.WWWAuthenticate != nil {
+		w.Header().Set("WWW-Authenticate", fmt.Sprint(*response.Headers.WWWAuthenticate))
+	}
 	if response.Headers.ClientRequestID != nil {
 		w.Header().Set("client-request-id", fmt.Sprint(*response.Headers.ClientRequestID))
 	}
@@ -4191,6 +4595,8 @@ func (response ListUserOnlineMeetings404JSONResponse) VisitListUserOnlineMeeting
 }
 
 type ListUserOnlineMeetings429ResponseHeaders struct {
+	RetryAfter      *int
+	WWWAuthenticate *string
 	ClientRequestID *string
 	RequestID       *string
 }
@@ -4207,6 +4613,12 @@ func (response ListUserOnlineMeetings429JSONResponse) VisitListUserOnlineMeeting
 		return err
 	}
 	w.Header().Set("Content-Type", "application/json")
+	if response.Headers.RetryAfter != nil {
+		w.Header().Set("Retry-After", fmt.Sprint(*response.Headers.RetryAfter))
+	}
+	if response.Headers.WWWAuthenticate != nil {
+		w.Header().Set("WWW-Authenticate", fmt.Sprint(*response.Headers.WWWAuthenticate))
+	}
 	if response.Headers.ClientRequestID != nil {
 		w.Header().Set("client-request-id", fmt.Sprint(*response.Headers.ClientRequestID))
 	}
@@ -4219,6 +4631,8 @@ func (response ListUserOnlineMeetings429JSONResponse) VisitListUserOnlineMeeting
 }
 
 type ListUserOnlineMeetings500ResponseHeaders struct {
+	RetryAfter      *int
+	WWWAuthenticate *string
 	ClientRequestID *string
 	RequestID       *string
 }
@@ -4235,6 +4649,12 @@ func (response ListUserOnlineMeetings500JSONResponse) VisitListUserOnlineMeeting
 		return err
 	}
 	w.Header().Set("Content-Type", "application/json")
+	if response.Headers.RetryAfter != nil {
+		w.Header().Set("Retry-After", fmt.Sprint(*response.Headers.RetryAfter))
+	}
+	if response.Headers.WWWAuthenticate != nil {
+		w.Header().Set("WWW-Authenticate", fmt.Sprint(*response.Headers.WWWAuthenticate))
+	}
 	if response.Headers.ClientRequestID != nil {
 		w.Header().Set("client-request-id", fmt.Sprint(*response.Headers.ClientRequestID))
 	}
@@ -4247,6 +4667,8 @@ func (response ListUserOnlineMeetings500JSONResponse) VisitListUserOnlineMeeting
 }
 
 type ListUserOnlineMeetings503ResponseHeaders struct {
+	RetryAfter      *int
+	WWWAuthenticate *string
 	ClientRequestID *string
 	RequestID       *string
 }
@@ -4263,6 +4685,12 @@ func (response ListUserOnlineMeetings503JSONResponse) VisitListUserOnlineMeeting
 		return err
 	}
 	w.Header().Set("Content-Type", "application/json")
+	if response.Headers.RetryAfter != nil {
+		w.Header().Set("Retry-After", fmt.Sprint(*response.Headers.RetryAfter))
+	}
+	if response.Headers.WWWAuthenticate != nil {
+		w.Header().Set("WWW-Authenticate", fmt.Sprint(*response.Headers.WWWAuthenticate))
+	}
 	if response.Headers.ClientRequestID != nil {
 		w.Header().Set("client-request-id", fmt.Sprint(*response.Headers.ClientRequestID))
 	}
@@ -4318,6 +4746,12 @@ func (response CreateUserOnlineMeeting400JSONResponse) VisitCreateUserOnlineMeet
 		return err
 	}
 	w.Header().Set("Content-Type", "application/json")
+	if response.Headers.RetryAfter != nil {
+		w.Header().Set("Retry-After", fmt.Sprint(*response.Headers.RetryAfter))
+	}
+	if response.Headers.WWWAuthenticate != nil {
+		w.Header().Set("WWW-Authenticate", fmt.Sprint(*response.Headers.WWWAuthenticate))
+	}
 	if response.Headers.ClientRequestID != nil {
 		w.Header().Set("client-request-id", fmt.Sprint(*response.Headers.ClientRequestID))
 	}
@@ -4330,6 +4764,8 @@ func (response CreateUserOnlineMeeting400JSONResponse) VisitCreateUserOnlineMeet
 }
 
 type CreateUserOnlineMeeting401ResponseHeaders struct {
+	RetryAfter      *int
+	WWWAuthenticate *string
 	ClientRequestID *string
 	RequestID       *string
 }
@@ -4346,6 +4782,12 @@ func (response CreateUserOnlineMeeting401JSONResponse) VisitCreateUserOnlineMeet
 		return err
 	}
 	w.Header().Set("Content-Type", "application/json")
+	if response.Headers.RetryAfter != nil {
+		w.Header().Set("Retry-After", fmt.Sprint(*response.Headers.RetryAfter))
+	}
+	if response.Headers.WWWAuthenticate != nil {
+		w.Header().Set("WWW-Authenticate", fmt.Sprint(*response.Headers.WWWAuthenticate))
+	}
 	if response.Headers.ClientRequestID != nil {
 		w.Header().Set("client-request-id", fmt.Sprint(*response.Headers.ClientRequestID))
 	}
@@ -4358,6 +4800,8 @@ func (response CreateUserOnlineMeeting401JSONResponse) VisitCreateUserOnlineMeet
 }
 
 type CreateUserOnlineMeeting403ResponseHeaders struct {
+	RetryAfter      *int
+	WWWAuthenticate *string
 	ClientRequestID *string
 	RequestID       *string
 }
@@ -4374,6 +4818,12 @@ func (response CreateUserOnlineMeeting403JSONResponse) VisitCreateUserOnlineMeet
 		return err
 	}
 	w.Header().Set("Content-Type", "application/json")
+	if response.Headers.RetryAfter != nil {
+		w.Header().Set("Retry-After", fmt.Sprint(*response.Headers.RetryAfter))
+	}
+	if response.Headers.WWWAuthenticate != nil {
+		w.Header().Set("WWW-Authenticate", fmt.Sprint(*response.Headers.WWWAuthenticate))
+	}
 	if response.Headers.ClientRequestID != nil {
 		w.Header().Set("client-request-id", fmt.Sprint(*response.Headers.ClientRequestID))
 	}
@@ -4386,6 +4836,8 @@ func (response CreateUserOnlineMeeting403JSONResponse) VisitCreateUserOnlineMeet
 }
 
 type CreateUserOnlineMeeting404ResponseHeaders struct {
+	RetryAfter      *int
+	WWWAuthenticate *string
 	ClientRequestID *string
 	RequestID       *string
 }
@@ -4402,6 +4854,12 @@ func (response CreateUserOnlineMeeting404JSONResponse) VisitCreateUserOnlineMeet
 		return err
 	}
 	w.Header().Set("Content-Type", "application/json")
+	if response.Headers.RetryAfter != nil {
+		w.Header().Set("Retry-After", fmt.Sprint(*response.Headers.RetryAfter))
+	}
+	if response.Headers.WWWAuthenticate != nil {
+		w.Header().Set("WWW-Authenticate", fmt.Sprint(*response.Headers.WWWAuthenticate))
+	}
 	if response.Headers.ClientRequestID != nil {
 		w.Header().Set("client-request-id", fmt.Sprint(*response.Headers.ClientRequestID))
 	}
@@ -4414,6 +4872,8 @@ func (response CreateUserOnlineMeeting404JSONResponse) VisitCreateUserOnlineMeet
 }
 
 type CreateUserOnlineMeeting413ResponseHeaders struct {
+	RetryAfter      *int
+	WWWAuthenticate *string
 	ClientRequestID *string
 	RequestID       *string
 }
@@ -4430,6 +4890,12 @@ func (response CreateUserOnlineMeeting413JSONResponse) VisitCreateUserOnlineMeet
 		return err
 	}
 	w.Header().Set("Content-Type", "application/json")
+	if response.Headers.RetryAfter != nil {
+		w.Header().Set("Retry-After", fmt.Sprint(*response.Headers.RetryAfter))
+	}
+	if response.Headers.WWWAuthenticate != nil {
+		w.Header().Set("WWW-Authenticate", fmt.Sprint(*response.Headers.WWWAuthenticate))
+	}
 	if response.Headers.ClientRequestID != nil {
 		w.Header().Set("client-request-id", fmt.Sprint(*response.Headers.ClientRequestID))
 	}
@@ -4442,6 +4908,8 @@ func (response CreateUserOnlineMeeting413JSONResponse) VisitCreateUserOnlineMeet
 }
 
 type CreateUserOnlineMeeting415ResponseHeaders struct {
+	RetryAfter      *int
+	WWWAuthenticate *string
 	ClientRequestID *string
 	RequestID       *string
 }
@@ -4458,6 +4926,12 @@ func (response CreateUserOnlineMeeting415JSONResponse) VisitCreateUserOnlineMeet
 		return err
 	}
 	w.Header().Set("Content-Type", "application/json")
+	if response.Headers.RetryAfter != nil {
+		w.Header().Set("Retry-After", fmt.Sprint(*response.Headers.RetryAfter))
+	}
+	if response.Headers.WWWAuthenticate != nil {
+		w.Header().Set("WWW-Authenticate", fmt.Sprint(*response.Headers.WWWAuthenticate))
+	}
 	if response.Headers.ClientRequestID != nil {
 		w.Header().Set("client-request-id", fmt.Sprint(*response.Headers.ClientRequestID))
 	}
@@ -4470,6 +4944,8 @@ func (response CreateUserOnlineMeeting415JSONResponse) VisitCreateUserOnlineMeet
 }
 
 type CreateUserOnlineMeeting429ResponseHeaders struct {
+	RetryAfter      *int
+	WWWAuthenticate *string
 	ClientRequestID *string
 	RequestID       *string
 }
@@ -4486,6 +4962,12 @@ func (response CreateUserOnlineMeeting429JSONResponse) VisitCreateUserOnlineMeet
 		return err
 	}
 	w.Header().Set("Content-Type", "application/json")
+	if response.Headers.RetryAfter != nil {
+		w.Header().Set("Retry-After", fmt.Sprint(*response.Headers.RetryAfter))
+	}
+	if response.Headers.WWWAuthenticate != nil {
+		w.Header().Set("WWW-Authenticate", fmt.Sprint(*response.Headers.WWWAuthenticate))
+	}
 	if response.Headers.ClientRequestID != nil {
 		w.Header().Set("client-request-id", fmt.Sprint(*response.Headers.ClientRequestID))
 	}
@@ -4498,6 +4980,8 @@ func (response CreateUserOnlineMeeting429JSONResponse) VisitCreateUserOnlineMeet
 }
 
 type CreateUserOnlineMeeting500ResponseHeaders struct {
+	RetryAfter      *int
+	WWWAuthenticate *string
 	ClientRequestID *string
 	RequestID       *string
 }
@@ -4514,6 +4998,12 @@ func (response CreateUserOnlineMeeting500JSONResponse) VisitCreateUserOnlineMeet
 		return err
 	}
 	w.Header().Set("Content-Type", "application/json")
+	if response.Headers.RetryAfter != nil {
+		w.Header().Set("Retry-After", fmt.Sprint(*response.Headers.RetryAfter))
+	}
+	if response.Headers.WWWAuthenticate != nil {
+		w.Header().Set("WWW-Authenticate", fmt.Sprint(*response.Headers.WWWAuthenticate))
+	}
 	if response.Headers.ClientRequestID != nil {
 		w.Header().Set("client-request-id", fmt.Sprint(*response.Headers.ClientRequestID))
 	}
@@ -4526,6 +5016,8 @@ func (response CreateUserOnlineMeeting500JSONResponse) VisitCreateUserOnlineMeet
 }
 
 type CreateUserOnlineMeeting503ResponseHeaders struct {
+	RetryAfter      *int
+	WWWAuthenticate *string
 	ClientRequestID *string
 	RequestID       *string
 }
@@ -4542,6 +5034,12 @@ func (response CreateUserOnlineMeeting503JSONResponse) VisitCreateUserOnlineMeet
 		return err
 	}
 	w.Header().Set("Content-Type", "application/json")
+	if response.Headers.RetryAfter != nil {
+		w.Header().Set("Retry-After", fmt.Sprint(*response.Headers.RetryAfter))
+	}
+	if response.Headers.WWWAuthenticate != nil {
+		w.Header().Set("WWW-Authenticate", fmt.Sprint(*response.Headers.WWWAuthenticate))
+	}
 	if response.Headers.ClientRequestID != nil {
 		w.Header().Set("client-request-id", fmt.Sprint(*response.Headers.ClientRequestID))
 	}
@@ -4620,6 +5118,12 @@ func (response CreateOrGetUserOnlineMeeting400JSONResponse) VisitCreateOrGetUser
 		return err
 	}
 	w.Header().Set("Content-Type", "application/json")
+	if response.Headers.RetryAfter != nil {
+		w.Header().Set("Retry-After", fmt.Sprint(*response.Headers.RetryAfter))
+	}
+	if response.Headers.WWWAuthenticate != nil {
+		w.Header().Set("WWW-Authenticate", fmt.Sprint(*response.Headers.WWWAuthenticate))
+	}
 	if response.Headers.ClientRequestID != nil {
 		w.Header().Set("client-request-id", fmt.Sprint(*response.Headers.ClientRequestID))
 	}
@@ -4632,6 +5136,8 @@ func (response CreateOrGetUserOnlineMeeting400JSONResponse) VisitCreateOrGetUser
 }
 
 type CreateOrGetUserOnlineMeeting401ResponseHeaders struct {
+	RetryAfter      *int
+	WWWAuthenticate *string
 	ClientRequestID *string
 	RequestID       *string
 }
@@ -4648,6 +5154,12 @@ func (response CreateOrGetUserOnlineMeeting401JSONResponse) VisitCreateOrGetUser
 		return err
 	}
 	w.Header().Set("Content-Type", "application/json")
+	if response.Headers.RetryAfter != nil {
+		w.Header().Set("Retry-After", fmt.Sprint(*response.Headers.RetryAfter))
+	}
+	if response.Headers.WWWAuthenticate != nil {
+		w.Header().Set("WWW-Authenticate", fmt.Sprint(*response.Headers.WWWAuthenticate))
+	}
 	if response.Headers.ClientRequestID != nil {
 		w.Header().Set("client-request-id", fmt.Sprint(*response.Headers.ClientRequestID))
 	}
@@ -4660,6 +5172,8 @@ func (response CreateOrGetUserOnlineMeeting401JSONResponse) VisitCreateOrGetUser
 }
 
 type CreateOrGetUserOnlineMeeting403ResponseHeaders struct {
+	RetryAfter      *int
+	WWWAuthenticate *string
 	ClientRequestID *string
 	RequestID       *string
 }
@@ -4676,6 +5190,12 @@ func (response CreateOrGetUserOnlineMeeting403JSONResponse) VisitCreateOrGetUser
 		return err
 	}
 	w.Header().Set("Content-Type", "application/json")
+	if response.Headers.RetryAfter != nil {
+		w.Header().Set("Retry-After", fmt.Sprint(*response.Headers.RetryAfter))
+	}
+	if response.Headers.WWWAuthenticate != nil {
+		w.Header().Set("WWW-Authenticate", fmt.Sprint(*response.Headers.WWWAuthenticate))
+	}
 	if response.Headers.ClientRequestID != nil {
 		w.Header().Set("client-request-id", fmt.Sprint(*response.Headers.ClientRequestID))
 	}
@@ -4688,6 +5208,8 @@ func (response CreateOrGetUserOnlineMeeting403JSONResponse) VisitCreateOrGetUser
 }
 
 type CreateOrGetUserOnlineMeeting404ResponseHeaders struct {
+	RetryAfter      *int
+	WWWAuthenticate *string
 	ClientRequestID *string
 	RequestID       *string
 }
@@ -4704,6 +5226,12 @@ func (response CreateOrGetUserOnlineMeeting404JSONResponse) VisitCreateOrGetUser
 		return err
 	}
 	w.Header().Set("Content-Type", "application/json")
+	if response.Headers.RetryAfter != nil {
+		w.Header().Set("Retry-After", fmt.Sprint(*response.Headers.RetryAfter))
+	}
+	if response.Headers.WWWAuthenticate != nil {
+		w.Header().Set("WWW-Authenticate", fmt.Sprint(*response.Headers.WWWAuthenticate))
+	}
 	if response.Headers.ClientRequestID != nil {
 		w.Header().Set("client-request-id", fmt.Sprint(*response.Headers.ClientRequestID))
 	}
@@ -4716,6 +5244,8 @@ func (response CreateOrGetUserOnlineMeeting404JSONResponse) VisitCreateOrGetUser
 }
 
 type CreateOrGetUserOnlineMeeting413ResponseHeaders struct {
+	RetryAfter      *int
+	WWWAuthenticate *string
 	ClientRequestID *string
 	RequestID       *string
 }
@@ -4732,6 +5262,12 @@ func (response CreateOrGetUserOnlineMeeting413JSONResponse) VisitCreateOrGetUser
 		return err
 	}
 	w.Header().Set("Content-Type", "application/json")
+	if response.Headers.RetryAfter != nil {
+		w.Header().Set("Retry-After", fmt.Sprint(*response.Headers.RetryAfter))
+	}
+	if response.Headers.WWWAuthenticate != nil {
+		w.Header().Set("WWW-Authenticate", fmt.Sprint(*response.Headers.WWWAuthenticate))
+	}
 	if response.Headers.ClientRequestID != nil {
 		w.Header().Set("client-request-id", fmt.Sprint(*response.Headers.ClientRequestID))
 	}
@@ -4744,6 +5280,8 @@ func (response CreateOrGetUserOnlineMeeting413JSONResponse) VisitCreateOrGetUser
 }
 
 type CreateOrGetUserOnlineMeeting415ResponseHeaders struct {
+	RetryAfter      *int
+	WWWAuthenticate *string
 	ClientRequestID *string
 	RequestID       *string
 }
@@ -4760,6 +5298,12 @@ func (response CreateOrGetUserOnlineMeeting415JSONResponse) VisitCreateOrGetUser
 		return err
 	}
 	w.Header().Set("Content-Type", "application/json")
+	if response.Headers.RetryAfter != nil {
+		w.Header().Set("Retry-After", fmt.Sprint(*response.Headers.RetryAfter))
+	}
+	if response.Headers.WWWAuthenticate != nil {
+		w.Header().Set("WWW-Authenticate", fmt.Sprint(*response.Headers.WWWAuthenticate))
+	}
 	if response.Headers.ClientRequestID != nil {
 		w.Header().Set("client-request-id", fmt.Sprint(*response.Headers.ClientRequestID))
 	}
@@ -4772,6 +5316,8 @@ func (response CreateOrGetUserOnlineMeeting415JSONResponse) VisitCreateOrGetUser
 }
 
 type CreateOrGetUserOnlineMeeting429ResponseHeaders struct {
+	RetryAfter      *int
+	WWWAuthenticate *string
 	ClientRequestID *string
 	RequestID       *string
 }
@@ -4788,6 +5334,12 @@ func (response CreateOrGetUserOnlineMeeting429JSONResponse) VisitCreateOrGetUser
 		return err
 	}
 	w.Header().Set("Content-Type", "application/json")
+	if response.Headers.RetryAfter != nil {
+		w.Header().Set("Retry-After", fmt.Sprint(*response.Headers.RetryAfter))
+	}
+	if response.Headers.WWWAuthenticate != nil {
+		w.Header().Set("WWW-Authenticate", fmt.Sprint(*response.Headers.WWWAuthenticate))
+	}
 	if response.Headers.ClientRequestID != nil {
 		w.Header().Set("client-request-id", fmt.Sprint(*response.Headers.ClientRequestID))
 	}
@@ -4800,6 +5352,8 @@ func (response CreateOrGetUserOnlineMeeting429JSONResponse) VisitCreateOrGetUser
 }
 
 type CreateOrGetUserOnlineMeeting500ResponseHeaders struct {
+	RetryAfter      *int
+	WWWAuthenticate *string
 	ClientRequestID *string
 	RequestID       *string
 }
@@ -4816,6 +5370,12 @@ func (response CreateOrGetUserOnlineMeeting500JSONResponse) VisitCreateOrGetUser
 		return err
 	}
 	w.Header().Set("Content-Type", "application/json")
+	if response.Headers.RetryAfter != nil {
+		w.Header().Set("Retry-After", fmt.Sprint(*response.Headers.RetryAfter))
+	}
+	if response.Headers.WWWAuthenticate != nil {
+		w.Header().Set("WWW-Authenticate", fmt.Sprint(*response.Headers.WWWAuthenticate))
+	}
 	if response.Headers.ClientRequestID != nil {
 		w.Header().Set("client-request-id", fmt.Sprint(*response.Headers.ClientRequestID))
 	}
@@ -4828,6 +5388,8 @@ func (response CreateOrGetUserOnlineMeeting500JSONResponse) VisitCreateOrGetUser
 }
 
 type CreateOrGetUserOnlineMeeting503ResponseHeaders struct {
+	RetryAfter      *int
+	WWWAuthenticate *string
 	ClientRequestID *string
 	RequestID       *string
 }
@@ -4844,6 +5406,12 @@ func (response CreateOrGetUserOnlineMeeting503JSONResponse) VisitCreateOrGetUser
 		return err
 	}
 	w.Header().Set("Content-Type", "application/json")
+	if response.Headers.RetryAfter != nil {
+		w.Header().Set("Retry-After", fmt.Sprint(*response.Headers.RetryAfter))
+	}
+	if response.Headers.WWWAuthenticate != nil {
+		w.Header().Set("WWW-Authenticate", fmt.Sprint(*response.Headers.WWWAuthenticate))
+	}
 	if response.Headers.ClientRequestID != nil {
 		w.Header().Set("client-request-id", fmt.Sprint(*response.Headers.ClientRequestID))
 	}
@@ -4887,6 +5455,12 @@ func (response DeleteUserOnlineMeeting400JSONResponse) VisitDeleteUserOnlineMeet
 		return err
 	}
 	w.Header().Set("Content-Type", "application/json")
+	if response.Headers.RetryAfter != nil {
+		w.Header().Set("Retry-After", fmt.Sprint(*response.Headers.RetryAfter))
+	}
+	if response.Headers.WWWAuthenticate != nil {
+		w.Header().Set("WWW-Authenticate", fmt.Sprint(*response.Headers.WWWAuthenticate))
+	}
 	if response.Headers.ClientRequestID != nil {
 		w.Header().Set("client-request-id", fmt.Sprint(*response.Headers.ClientRequestID))
 	}
@@ -4899,6 +5473,8 @@ func (response DeleteUserOnlineMeeting400JSONResponse) VisitDeleteUserOnlineMeet
 }
 
 type DeleteUserOnlineMeeting401ResponseHeaders struct {
+	RetryAfter      *int
+	WWWAuthenticate *string
 	ClientRequestID *string
 	RequestID       *string
 }
@@ -4915,6 +5491,12 @@ func (response DeleteUserOnlineMeeting401JSONResponse) VisitDeleteUserOnlineMeet
 		return err
 	}
 	w.Header().Set("Content-Type", "application/json")
+	if response.Headers.RetryAfter != nil {
+		w.Header().Set("Retry-After", fmt.Sprint(*response.Headers.RetryAfter))
+	}
+	if response.Headers.WWWAuthenticate != nil {
+		w.Header().Set("WWW-Authenticate", fmt.Sprint(*response.Headers.WWWAuthenticate))
+	}
 	if response.Headers.ClientRequestID != nil {
 		w.Header().Set("client-request-id", fmt.Sprint(*response.Headers.ClientRequestID))
 	}
@@ -4927,6 +5509,8 @@ func (response DeleteUserOnlineMeeting401JSONResponse) VisitDeleteUserOnlineMeet
 }
 
 type DeleteUserOnlineMeeting403ResponseHeaders struct {
+	RetryAfter      *int
+	WWWAuthenticate *string
 	ClientRequestID *string
 	RequestID       *string
 }
@@ -4943,6 +5527,12 @@ func (response DeleteUserOnlineMeeting403JSONResponse) VisitDeleteUserOnlineMeet
 		return err
 	}
 	w.Header().Set("Content-Type", "application/json")
+	if response.Headers.RetryAfter != nil {
+		w.Header().Set("Retry-After", fmt.Sprint(*response.Headers.RetryAfter))
+	}
+	if response.Headers.WWWAuthenticate != nil {
+		w.Header().Set("WWW-Authenticate", fmt.Sprint(*response.Headers.WWWAuthenticate))
+	}
 	if response.Headers.ClientRequestID != nil {
 		w.Header().Set("client-request-id", fmt.Sprint(*response.Headers.ClientRequestID))
 	}
@@ -4955,6 +5545,8 @@ func (response DeleteUserOnlineMeeting403JSONResponse) VisitDeleteUserOnlineMeet
 }
 
 type DeleteUserOnlineMeeting404ResponseHeaders struct {
+	RetryAfter      *int
+	WWWAuthenticate *string
 	ClientRequestID *string
 	RequestID       *string
 }
@@ -4971,6 +5563,12 @@ func (response DeleteUserOnlineMeeting404JSONResponse) VisitDeleteUserOnlineMeet
 		return err
 	}
 	w.Header().Set("Content-Type", "application/json")
+	if response.Headers.RetryAfter != nil {
+		w.Header().Set("Retry-After", fmt.Sprint(*response.Headers.RetryAfter))
+	}
+	if response.Headers.WWWAuthenticate != nil {
+		w.Header().Set("WWW-Authenticate", fmt.Sprint(*response.Headers.WWWAuthenticate))
+	}
 	if response.Headers.ClientRequestID != nil {
 		w.Header().Set("client-request-id", fmt.Sprint(*response.Headers.ClientRequestID))
 	}
@@ -4983,6 +5581,8 @@ func (response DeleteUserOnlineMeeting404JSONResponse) VisitDeleteUserOnlineMeet
 }
 
 type DeleteUserOnlineMeeting429ResponseHeaders struct {
+	RetryAfter      *int
+	WWWAuthenticate *string
 	ClientRequestID *string
 	RequestID       *string
 }
@@ -4999,6 +5599,12 @@ func (response DeleteUserOnlineMeeting429JSONResponse) VisitDeleteUserOnlineMeet
 		return err
 	}
 	w.Header().Set("Content-Type", "application/json")
+	if response.Headers.RetryAfter != nil {
+		w.Header().Set("Retry-After", fmt.Sprint(*response.Headers.RetryAfter))
+	}
+	if response.Headers.WWWAuthenticate != nil {
+		w.Header().Set("WWW-Authenticate", fmt.Sprint(*response.Headers.WWWAuthenticate))
+	}
 	if response.Headers.ClientRequestID != nil {
 		w.Header().Set("client-request-id", fmt.Sprint(*response.Headers.ClientRequestID))
 	}
@@ -5011,6 +5617,8 @@ func (response DeleteUserOnlineMeeting429JSONResponse) VisitDeleteUserOnlineMeet
 }
 
 type DeleteUserOnlineMeeting500ResponseHeaders struct {
+	RetryAfter      *int
+	WWWAuthenticate *string
 	ClientRequestID *string
 	RequestID       *string
 }
@@ -5027,6 +5635,12 @@ func (response DeleteUserOnlineMeeting500JSONResponse) VisitDeleteUserOnlineMeet
 		return err
 	}
 	w.Header().Set("Content-Type", "application/json")
+	if response.Headers.RetryAfter != nil {
+		w.Header().Set("Retry-After", fmt.Sprint(*response.Headers.RetryAfter))
+	}
+	if response.Headers.WWWAuthenticate != nil {
+		w.Header().Set("WWW-Authenticate", fmt.Sprint(*response.Headers.WWWAuthenticate))
+	}
 	if response.Headers.ClientRequestID != nil {
 		w.Header().Set("client-request-id", fmt.Sprint(*response.Headers.ClientRequestID))
 	}
@@ -5039,6 +5653,8 @@ func (response DeleteUserOnlineMeeting500JSONResponse) VisitDeleteUserOnlineMeet
 }
 
 type DeleteUserOnlineMeeting503ResponseHeaders struct {
+	RetryAfter      *int
+	WWWAuthenticate *string
 	ClientRequestID *string
 	RequestID       *string
 }
@@ -5055,6 +5671,12 @@ func (response DeleteUserOnlineMeeting503JSONResponse) VisitDeleteUserOnlineMeet
 		return err
 	}
 	w.Header().Set("Content-Type", "application/json")
+	if response.Headers.RetryAfter != nil {
+		w.Header().Set("Retry-After", fmt.Sprint(*response.Headers.RetryAfter))
+	}
+	if response.Headers.WWWAuthenticate != nil {
+		w.Header().Set("WWW-Authenticate", fmt.Sprint(*response.Headers.WWWAuthenticate))
+	}
 	if response.Headers.ClientRequestID != nil {
 		w.Header().Set("client-request-id", fmt.Sprint(*response.Headers.ClientRequestID))
 	}
@@ -5108,6 +5730,12 @@ func (response GetUserOnlineMeeting400JSONResponse) VisitGetUserOnlineMeetingRes
 		return err
 	}
 	w.Header().Set("Content-Type", "application/json")
+	if response.Headers.RetryAfter != nil {
+		w.Header().Set("Retry-After", fmt.Sprint(*response.Headers.RetryAfter))
+	}
+	if response.Headers.WWWAuthenticate != nil {
+		w.Header().Set("WWW-Authenticate", fmt.Sprint(*response.Headers.WWWAuthenticate))
+	}
 	if response.Headers.ClientRequestID != nil {
 		w.Header().Set("client-request-id", fmt.Sprint(*response.Headers.ClientRequestID))
 	}
@@ -5120,6 +5748,8 @@ func (response GetUserOnlineMeeting400JSONResponse) VisitGetUserOnlineMeetingRes
 }
 
 type GetUserOnlineMeeting401ResponseHeaders struct {
+	RetryAfter      *int
+	WWWAuthenticate *string
 	ClientRequestID *string
 	RequestID       *string
 }
@@ -5136,6 +5766,12 @@ func (response GetUserOnlineMeeting401JSONResponse) VisitGetUserOnlineMeetingRes
 		return err
 	}
 	w.Header().Set("Content-Type", "application/json")
+	if response.Headers.RetryAfter != nil {
+		w.Header().Set("Retry-After", fmt.Sprint(*response.Headers.RetryAfter))
+	}
+	if response.Headers.WWWAuthenticate != nil {
+		w.Header().Set("WWW-Authenticate", fmt.Sprint(*response.Headers.WWWAuthenticate))
+	}
 	if response.Headers.ClientRequestID != nil {
 		w.Header().Set("client-request-id", fmt.Sprint(*response.Headers.ClientRequestID))
 	}
@@ -5148,6 +5784,8 @@ func (response GetUserOnlineMeeting401JSONResponse) VisitGetUserOnlineMeetingRes
 }
 
 type GetUserOnlineMeeting403ResponseHeaders struct {
+	RetryAfter      *int
+	WWWAuthenticate *string
 	ClientRequestID *string
 	RequestID       *string
 }
@@ -5164,6 +5802,12 @@ func (response GetUserOnlineMeeting403JSONResponse) VisitGetUserOnlineMeetingRes
 		return err
 	}
 	w.Header().Set("Content-Type", "application/json")
+	if response.Headers.RetryAfter != nil {
+		w.Header().Set("Retry-After", fmt.Sprint(*response.Headers.RetryAfter))
+	}
+	if response.Headers.WWWAuthenticate != nil {
+		w.Header().Set("WWW-Authenticate", fmt.Sprint(*response.Headers.WWWAuthenticate))
+	}
 	if response.Headers.ClientRequestID != nil {
 		w.Header().Set("client-request-id", fmt.Sprint(*response.Headers.ClientRequestID))
 	}
@@ -5176,6 +5820,8 @@ func (response GetUserOnlineMeeting403JSONResponse) VisitGetUserOnlineMeetingRes
 }
 
 type GetUserOnlineMeeting404ResponseHeaders struct {
+	RetryAfter      *int
+	WWWAuthenticate *string
 	ClientRequestID *string
 	RequestID       *string
 }
@@ -5192,6 +5838,12 @@ func (response GetUserOnlineMeeting404JSONResponse) VisitGetUserOnlineMeetingRes
 		return err
 	}
 	w.Header().Set("Content-Type", "application/json")
+	if response.Headers.RetryAfter != nil {
+		w.Header().Set("Retry-After", fmt.Sprint(*response.Headers.RetryAfter))
+	}
+	if response.Headers.WWWAuthenticate != nil {
+		w.Header().Set("WWW-Authenticate", fmt.Sprint(*response.Headers.WWWAuthenticate))
+	}
 	if response.Headers.ClientRequestID != nil {
 		w.Header().Set("client-request-id", fmt.Sprint(*response.Headers.ClientRequestID))
 	}
@@ -5204,6 +5856,8 @@ func (response GetUserOnlineMeeting404JSONResponse) VisitGetUserOnlineMeetingRes
 }
 
 type GetUserOnlineMeeting429ResponseHeaders struct {
+	RetryAfter      *int
+	WWWAuthenticate *string
 	ClientRequestID *string
 	RequestID       *string
 }
@@ -5220,6 +5874,12 @@ func (response GetUserOnlineMeeting429JSONResponse) VisitGetUserOnlineMeetingRes
 		return err
 	}
 	w.Header().Set("Content-Type", "application/json")
+	if response.Headers.RetryAfter != nil {
+		w.Header().Set("Retry-After", fmt.Sprint(*response.Headers.RetryAfter))
+	}
+	if response.Headers.WWWAuthenticate != nil {
+		w.Header().Set("WWW-Authenticate", fmt.Sprint(*response.Headers.WWWAuthenticate))
+	}
 	if response.Headers.ClientRequestID != nil {
 		w.Header().Set("client-request-id", fmt.Sprint(*response.Headers.ClientRequestID))
 	}
@@ -5232,6 +5892,8 @@ func (response GetUserOnlineMeeting429JSONResponse) VisitGetUserOnlineMeetingRes
 }
 
 type GetUserOnlineMeeting500ResponseHeaders struct {
+	RetryAfter      *int
+	WWWAuthenticate *string
 	ClientRequestID *string
 	RequestID       *string
 }
@@ -5248,6 +5910,12 @@ func (response GetUserOnlineMeeting500JSONResponse) VisitGetUserOnlineMeetingRes
 		return err
 	}
 	w.Header().Set("Content-Type", "application/json")
+	if response.Headers.RetryAfter != nil {
+		w.Header().Set("Retry-After", fmt.Sprint(*response.Headers.RetryAfter))
+	}
+	if response.Headers.WWWAuthenticate != nil {
+		w.Header().Set("WWW-Authenticate", fmt.Sprint(*response.Headers.WWWAuthenticate))
+	}
 	if response.Headers.ClientRequestID != nil {
 		w.Header().Set("client-request-id", fmt.Sprint(*response.Headers.ClientRequestID))
 	}
@@ -5260,6 +5928,8 @@ func (response GetUserOnlineMeeting500JSONResponse) VisitGetUserOnlineMeetingRes
 }
 
 type GetUserOnlineMeeting503ResponseHeaders struct {
+	RetryAfter      *int
+	WWWAuthenticate *string
 	ClientRequestID *string
 	RequestID       *string
 }
@@ -5276,6 +5946,12 @@ func (response GetUserOnlineMeeting503JSONResponse) VisitGetUserOnlineMeetingRes
 		return err
 	}
 	w.Header().Set("Content-Type", "application/json")
+	if response.Headers.RetryAfter != nil {
+		w.Header().Set("Retry-After", fmt.Sprint(*response.Headers.RetryAfter))
+	}
+	if response.Headers.WWWAuthenticate != nil {
+		w.Header().Set("WWW-Authenticate", fmt.Sprint(*response.Headers.WWWAuthenticate))
+	}
 	if response.Headers.ClientRequestID != nil {
 		w.Header().Set("client-request-id", fmt.Sprint(*response.Headers.ClientRequestID))
 	}
@@ -5330,6 +6006,12 @@ func (response UpdateUserOnlineMeeting400JSONResponse) VisitUpdateUserOnlineMeet
 		return err
 	}
 	w.Header().Set("Content-Type", "application/json")
+	if response.Headers.RetryAfter != nil {
+		w.Header().Set("Retry-After", fmt.Sprint(*response.Headers.RetryAfter))
+	}
+	if response.Headers.WWWAuthenticate != nil {
+		w.Header().Set("WWW-Authenticate", fmt.Sprint(*response.Headers.WWWAuthenticate))
+	}
 	if response.Headers.ClientRequestID != nil {
 		w.Header().Set("client-request-id", fmt.Sprint(*response.Headers.ClientRequestID))
 	}
@@ -5342,6 +6024,8 @@ func (response UpdateUserOnlineMeeting400JSONResponse) VisitUpdateUserOnlineMeet
 }
 
 type UpdateUserOnlineMeeting401ResponseHeaders struct {
+	RetryAfter      *int
+	WWWAuthenticate *string
 	ClientRequestID *string
 	RequestID       *string
 }
@@ -5358,6 +6042,12 @@ func (response UpdateUserOnlineMeeting401JSONResponse) VisitUpdateUserOnlineMeet
 		return err
 	}
 	w.Header().Set("Content-Type", "application/json")
+	if response.Headers.RetryAfter != nil {
+		w.Header().Set("Retry-After", fmt.Sprint(*response.Headers.RetryAfter))
+	}
+	if response.Headers.WWWAuthenticate != nil {
+		w.Header().Set("WWW-Authenticate", fmt.Sprint(*response.Headers.WWWAuthenticate))
+	}
 	if response.Headers.ClientRequestID != nil {
 		w.Header().Set("client-request-id", fmt.Sprint(*response.Headers.ClientRequestID))
 	}
@@ -5370,6 +6060,8 @@ func (response UpdateUserOnlineMeeting401JSONResponse) VisitUpdateUserOnlineMeet
 }
 
 type UpdateUserOnlineMeeting403ResponseHeaders struct {
+	RetryAfter      *int
+	WWWAuthenticate *string
 	ClientRequestID *string
 	RequestID       *string
 }
@@ -5386,6 +6078,12 @@ func (response UpdateUserOnlineMeeting403JSONResponse) VisitUpdateUserOnlineMeet
 		return err
 	}
 	w.Header().Set("Content-Type", "application/json")
+	if response.Headers.RetryAfter != nil {
+		w.Header().Set("Retry-After", fmt.Sprint(*response.Headers.RetryAfter))
+	}
+	if response.Headers.WWWAuthenticate != nil {
+		w.Header().Set("WWW-Authenticate", fmt.Sprint(*response.Headers.WWWAuthenticate))
+	}
 	if response.Headers.ClientRequestID != nil {
 		w.Header().Set("client-request-id", fmt.Sprint(*response.Headers.ClientRequestID))
 	}
@@ -5398,6 +6096,8 @@ func (response UpdateUserOnlineMeeting403JSONResponse) VisitUpdateUserOnlineMeet
 }
 
 type UpdateUserOnlineMeeting404ResponseHeaders struct {
+	RetryAfter      *int
+	WWWAuthenticate *string
 	ClientRequestID *string
 	RequestID       *string
 }
@@ -5414,6 +6114,12 @@ func (response UpdateUserOnlineMeeting404JSONResponse) VisitUpdateUserOnlineMeet
 		return err
 	}
 	w.Header().Set("Content-Type", "application/json")
+	if response.Headers.RetryAfter != nil {
+		w.Header().Set("Retry-After", fmt.Sprint(*response.Headers.RetryAfter))
+	}
+	if response.Headers.WWWAuthenticate != nil {
+		w.Header().Set("WWW-Authenticate", fmt.Sprint(*response.Headers.WWWAuthenticate))
+	}
 	if response.Headers.ClientRequestID != nil {
 		w.Header().Set("client-request-id", fmt.Sprint(*response.Headers.ClientRequestID))
 	}
@@ -5426,6 +6132,8 @@ func (response UpdateUserOnlineMeeting404JSONResponse) VisitUpdateUserOnlineMeet
 }
 
 type UpdateUserOnlineMeeting413ResponseHeaders struct {
+	RetryAfter      *int
+	WWWAuthenticate *string
 	ClientRequestID *string
 	RequestID       *string
 }
@@ -5442,6 +6150,12 @@ func (response UpdateUserOnlineMeeting413JSONResponse) VisitUpdateUserOnlineMeet
 		return err
 	}
 	w.Header().Set("Content-Type", "application/json")
+	if response.Headers.RetryAfter != nil {
+		w.Header().Set("Retry-After", fmt.Sprint(*response.Headers.RetryAfter))
+	}
+	if response.Headers.WWWAuthenticate != nil {
+		w.Header().Set("WWW-Authenticate", fmt.Sprint(*response.Headers.WWWAuthenticate))
+	}
 	if response.Headers.ClientRequestID != nil {
 		w.Header().Set("client-request-id", fmt.Sprint(*response.Headers.ClientRequestID))
 	}
@@ -5454,6 +6168,8 @@ func (response UpdateUserOnlineMeeting413JSONResponse) VisitUpdateUserOnlineMeet
 }
 
 type UpdateUserOnlineMeeting415ResponseHeaders struct {
+	RetryAfter      *int
+	WWWAuthenticate *string
 	ClientRequestID *string
 	RequestID       *string
 }
@@ -5470,6 +6186,12 @@ func (response UpdateUserOnlineMeeting415JSONResponse) VisitUpdateUserOnlineMeet
 		return err
 	}
 	w.Header().Set("Content-Type", "application/json")
+	if response.Headers.RetryAfter != nil {
+		w.Header().Set("Retry-After", fmt.Sprint(*response.Headers.RetryAfter))
+	}
+	if response.Headers.WWWAuthenticate != nil {
+		w.Header().Set("WWW-Authenticate", fmt.Sprint(*response.Headers.WWWAuthenticate))
+	}
 	if response.Headers.ClientRequestID != nil {
 		w.Header().Set("client-request-id", fmt.Sprint(*response.Headers.ClientRequestID))
 	}
@@ -5482,6 +6204,8 @@ func (response UpdateUserOnlineMeeting415JSONResponse) VisitUpdateUserOnlineMeet
 }
 
 type UpdateUserOnlineMeeting429ResponseHeaders struct {
+	RetryAfter      *int
+	WWWAuthenticate *string
 	ClientRequestID *string
 	RequestID       *string
 }
@@ -5498,6 +6222,12 @@ func (response UpdateUserOnlineMeeting429JSONResponse) VisitUpdateUserOnlineMeet
 		return err
 	}
 	w.Header().Set("Content-Type", "application/json")
+	if response.Headers.RetryAfter != nil {
+		w.Header().Set("Retry-After", fmt.Sprint(*response.Headers.RetryAfter))
+	}
+	if response.Headers.WWWAuthenticate != nil {
+		w.Header().Set("WWW-Authenticate", fmt.Sprint(*response.Headers.WWWAuthenticate))
+	}
 	if response.Headers.ClientRequestID != nil {
 		w.Header().Set("client-request-id", fmt.Sprint(*response.Headers.ClientRequestID))
 	}
@@ -5510,6 +6240,8 @@ func (response UpdateUserOnlineMeeting429JSONResponse) VisitUpdateUserOnlineMeet
 }
 
 type UpdateUserOnlineMeeting500ResponseHeaders struct {
+	RetryAfter      *int
+	WWWAuthenticate *string
 	ClientRequestID *string
 	RequestID       *string
 }
@@ -5526,6 +6258,12 @@ func (response UpdateUserOnlineMeeting500JSONResponse) VisitUpdateUserOnlineMeet
 		return err
 	}
 	w.Header().Set("Content-Type", "application/json")
+	if response.Headers.RetryAfter != nil {
+		w.Header().Set("Retry-After", fmt.Sprint(*response.Headers.RetryAfter))
+	}
+	if response.Headers.WWWAuthenticate != nil {
+		w.Header().Set("WWW-Authenticate", fmt.Sprint(*response.Headers.WWWAuthenticate))
+	}
 	if response.Headers.ClientRequestID != nil {
 		w.Header().Set("client-request-id", fmt.Sprint(*response.Headers.ClientRequestID))
 	}
@@ -5538,6 +6276,8 @@ func (response UpdateUserOnlineMeeting500JSONResponse) VisitUpdateUserOnlineMeet
 }
 
 type UpdateUserOnlineMeeting503ResponseHeaders struct {
+	RetryAfter      *int
+	WWWAuthenticate *string
 	ClientRequestID *string
 	RequestID       *string
 }
@@ -5554,6 +6294,12 @@ func (response UpdateUserOnlineMeeting503JSONResponse) VisitUpdateUserOnlineMeet
 		return err
 	}
 	w.Header().Set("Content-Type", "application/json")
+	if response.Headers.RetryAfter != nil {
+		w.Header().Set("Retry-After", fmt.Sprint(*response.Headers.RetryAfter))
+	}
+	if response.Headers.WWWAuthenticate != nil {
+		w.Header().Set("WWW-Authenticate", fmt.Sprint(*response.Headers.WWWAuthenticate))
+	}
 	if response.Headers.ClientRequestID != nil {
 		w.Header().Set("client-request-id", fmt.Sprint(*response.Headers.ClientRequestID))
 	}
@@ -6072,153 +6818,161 @@ func (sh *strictHandler) UpdateUserOnlineMeeting(ctx *echo.Context, userID UserI
 // const string: with thousands of chunks the chained `+` fold is several
 // times slower for the Go compiler than parsing a slice literal.
 var swaggerSpec = []string{
-	"7H3rchs30uiroOZLlaXdIUVd7ETSn6PIjle7duzPktdVJ3SVwJkmifUQmAAYyYxLVd+v8wDnIfbB9km+",
-	"amDuxJAzJGUrif4kFgeXRqPR6Du+eIGYxYID18o7+eJNgYYgzT+DiAHX7+DXBJS+CPGnEFQgWayZ4N6J",
-	"dzUFYhs9Uek/etI277GQ3E6BE6bJLVWEBgHEmo4i8InQU5C3TAGBXxMaES1I0avv+Z4KpjCjOJ+ex+Cd",
-	"eEpLxife3Z3vxRLGIIEHcBbHEQMHWNeMB1ESQi/hn7i45T3gyaw3g9kIpLq2YOkpZJM+UeStGZTYtROq",
-	"PkFIxkISpleBI5uxc0Y43JKX7y+em7HgBuQ8m/OU0EgJwjgBKYUkf7988zOhijDOQb7An/ptUYI4oZLO",
-	"QLfdtrNsrybAQVINIWEh2aEWVqaIhEDMZsBDCHcJBFOBLTKcqVhwBYTyMAd/yBF+HzcyEFJCRHWOXdUn",
-	"L+wIGTlMkRw0mQmlyf7BDySYUkkDhJ6IMfnlrPd/ae+3Qe+497E/5J7vMYTZbo3ne5zOcPkL1LZin8Ys",
-	"0iAdtPJ3wfgHGL2XEYFfyZMv/8r/vntyTYQk1/jLawDN+OQivASN/1B7lV9tVxbePbke8h3EU8Q0SBoh",
-	"ihTjkwjIr4nQoHxC7b8I44qFgAgJRTKKIPQNgm+nIgJyQ6MEyPt3r3rAA4H7UMLFrwnIeYGK79K1lREw",
-	"o59fAZ/oqXfyw/7xge/AyCwD3n2uWYi7gRAJHjEO6VrJjojprwmcIrVK0InkEJLRnAQSqIbdfgZkTPW0",
-	"gLGYzB4ZJvHgaplAA9RP9w/8xtPf+chbQBWBGxHdIBMi+J2k3wkNQwgJHWuQQ36dDvFTohMJ/8SNuCY7",
-	"0J/0icStuQ6EkBPK2W8gr30SidFoTlQgYiDXjN8wDeH1LmJHT2FOqITTIb9leioSjZttfpVAQ2zimsvH",
-	"Dy8ljackFKCWnAHLtVYQvoIIAr2IsXMxm9GegphaDhBLEYPUc4KDK8uTEWlkh4XIE2h0S+fFlu/2m6gx",
-	"nbBhX48Gx89cG6s+sViLT8AXIX1jCI7EdIL0ZxqdkkSBIc7/I0KqaZ/DZ/2K8U8ZzcYSbphIFPYCw1g1",
-	"YaoZ5nz2BrD3BwdHLrC1iBcBfotzKvYbZNAk3B5RCEnElPbJPuL3+PiY7IQwpkmkyf5g0IxSnKUM2FjI",
-	"GdXeice4PjzwfISUzZKZd3J8fOx7M8btX/s5yIxrmIA0MCcKZNOpF6N/QaBL18FuvgYFEpkTyYjfEDhJ",
-	"D7ZqOPfpXC0P/TMHjos79kcRMjA3XIUjnRvGgz8HgmvghtYpygYBxZXt/UsJQ1Xwmc7iyLQEHj6nGq6Y",
-	"AfJgsH/cG3zf2z+42n96MhicHB71D46eHR3vH/QG358MBoh8TaVu6HN0cpj2OTo63n9a9EkMNr0T7z0i",
-	"7woJjKRQe3dlHHwnYeydeP+1V8hie/ar2nMt1qBlcffSzTD3sGnYJ5cgb0D2xC0vzjgDhafaJ8Vd5+Mt",
-	"rC/4WPjkP//z710yo3PChSYjIAq4EYOqW3jnu7bhjXwJerO9OBj0Bge9wbOrwcHJ/vHJwX7/8OnB0fHR",
-	"078OBhav8FmD5DRCIva+h9EPB88Ox71wAIPe0f7RcW802g96++PB0ffPBj8cBk+fOfevmGf/5Mg5T7F/",
-	"dnFb2TuLoYYNLAS57NgFRSdCA2x6Sor1W2HNbsvqLXofhxufFMTacW9wjCfl8PDkcND/4enRs8Onh0tO",
-	"StHnqKlPjum3VAfTDNHkMv19PYSn623CdXEY8LxMKZ/AKQo7c5JgRyMmCA7KgVjDlKwgbBiSkYJbILbl",
-	"InB2owS4YD8jr1kghRJjnYoJZnaEckF3K8vHDZOmffbqWkPBd1t0LrQgAzAX5wUeqtA/hwi0JdaHAm2F",
-	"Zra3iZVRlzPsksiXSapW8yyh6G2u9/ZKiu+yZS5qynf+A8L0uYgiCCwy7gPnxfjv0qPqPk1GQhTjiiTz",
-	"h8a7uVHCr0fo6YR9ghQ/TqLoz0X2+d1l1kOjSNxC+Aq1xrNwxrQG+U5E9hqp4m2Wsfn+BHHUb+7qe6jO",
-	"eie/eLlmesbDc/Em+0ud8fCtBAXcGIn8xnae7y2qpN7HBbHcb17IBY8TvcFqDFUgpGhVoKmpiuwsgoXC",
-	"D4qoNLWW5G1RdlXArY66Ncw4kZCEDO86S3Dp9bFi3QtdfK8QRdJTaT9Co801b7FgpsnOFi6dJ1GEUkym",
-	"c1XB973PPTFjGmaxnnsnYxoplBhDRiPG38vIZTd8/+4VCks4XSaERvMeDQJQiqG8dAsjy1D1lGqEU1PG",
-	"FcFBe4wTxq3qygRfG0AtougnCfBzgsYbN4KwTW8sAQg3rXJwOARaZUs4w60g5wUy30pxw0KQW4LNcaZf",
-	"MaXNhtUAVBZCKoGETMURnRcm10yrs8YlhA3nVQ5zTyPUVEo6Xwb0KmR+Azy2wuE3R99d3kjkqspIhPMr",
-	"8+MqZpC3LPiUhs8ar0A9i5wsZyQFDQOqdHrjIvIR6S0ma+pZTC5FBBfqTGvgIUDBDc2JxXbowxAc2l8T",
-	"TZO2vCWaut/TJdF6/W2Wek7NqjKPQffF1geoXxRMpS1ecCRax2VxwUMU6kCh80VPQZLA9lDmrIDtt+SY",
-	"joSIgPKmc6pitGm9onyS0Am42YdtQ6K00fo8QVKuIrMT2YTKPWOpZT6tIjtJjAzr2e5XYQHLtzKnfhqG",
-	"DD/Q6G1pa824/mbU4jwh/QUaSu3n2smu3sQWNvLmOdWUYCNCOReaWkMUm3CRWp6yE/RfXYnadZJWE/aH",
-	"zch5fdKtWauXU/K9Ue1ym7mB8sK2fbaColtR7/osLOuJjo5YQmBcTegNI1dAZ4pE7AbQM8612l0kzlRH",
-	"KF9xNIrejL2TX5brpI1X3d1Hf8EgNWbcMEhBAsqNTdzIDXUAXWTlZFQZTa4Pbv2MLEKdtiAqw68YE7o+",
-	"yCy/895BLKTucKHQtCORpifetxtfK0z9N+rPTPAzHp5xdQuyA0T/PUwGg4NnZ1sC5R0EQoaMTzqAILM+",
-	"W4LhnywE8YY/hxnlYQc4UAoXRHASmp5bgKYLu7iPW+6hX29L77Wt8zOL4a0ytftgYE1g1rmYE5rWvOnD",
-	"NjhSR+7zYSOe05K/fNiMq3TgIB+2wTecPCKgUZSvdLUcUWlOdji9YRMrGmkqJ6BPjVKn0Lltoo/0lCn7",
-	"p3TIEdaJWnJkLnilqLYRbZrNgFBNbqcsmKYBbxkUGMaYjoRT5EEYIdXQw45eC3kQ+KZgAA/V+vOzBpNi",
-	"whkG2bAQuGZjZm03C71XxIwtDOIMIeu3gTNfb+pJdBokcU40SaazFDhKHRstZmqi1SuUxs1U7Yi1aP9N",
-	"qVUXYHxTci3gQCz8OUi2WHMHmi1t2IZEm8bvtCDXrGWd8GagFJ1AJ1RRkvYijBNaCk2wkgaGVXCI1jb6",
-	"SIij+fmUYqztUuAunhdcII7mGVRrT6ynEmjYHhUY4U2J7YWoqCFiTTiWbfQ2pOsi6CuTprUohxx9A4E6",
-	"p86PzsN8nxRasqocPH3W6pLanDo7T3oPlFmPu16T/bwDbBHkusNq2qv0cFp/ruCzfsOjeRtt18Ruof/E",
-	"xisbXavuBcJZt6n71lexrVNZHvOh6LoLO9ao4zbv2oft75V7XyKRhEbpueAapIhb3o3ObgsXpZCAH2zs",
-	"bJOj3Jg5sWnZ7U3oCBMBUCHHJeqpFMlkSsy8qdrF7MzrX13AKdf/gHmDndl8Jp9gbljDNmc2o1xBBKtD",
-	"GOyEutKWsHDLILWmjK0cW9fAD+bsOgnbeceuT9z1+2xw9EObC60tva51XW5Ok2tM66I7eyXr+WomlLUk",
-	"O5QTEQM3W36ahsrRMFQpUi5Cm4aXts/CLpCPZtGMDv0yjZD4mc4a3F5pA5MJlMkt2Rxr8waXFvfeKayU",
-	"pyM7We7JE1Ukp+xuAEUVVU25b+nscdrMJ2dnNouzkJ5ecC0pSnYInWqnIaa7tpTQOyN8KbVtg7FlYz0U",
-	"XpafJBf76kTdtaNts7zWNkgUyVOlnKm1mNaaZLrWXK2Icutc8BJ0e0Z4CbrOC638aITFWgCYguz/XLt8",
-	"ykWgc3v/Rk5xiz4MRFJpTEKVEgEr/NzG1mczd5zujRBuWABbA8UO1xkKpNStwYCDdYRgBalsk4tdgn5o",
-	"jAwPg1OX2oRWm5xuNYLdKlEum9OOuUXqWzZZxnnbkFlecmFxk9P4/7yqAR5wQxOLRntXgkFTtYxSs8Iu",
-	"ZHNUnDbsLG1vQZW2+rItITGlcQwcQh/Fv/dX54bI5/P5vPf6dS8Mr/72t5PZ7EQpssMFGUt7FH3CBflN",
-	"cJu4n+f9YdLes97gaW9//2rww8nT708Ov/ecBrDly+20TufmaJj9KMI2QnPW0hFO705FSyPp8WMGHQ6y",
-	"tmyZjpVF/rb0nGcRwG46NmwlBW6Jf6Cl6uusZLEate5ui9Gob6lSgQjhXZ4s2SJ8iMRpr3IuK5qhcVZj",
-	"vDUTE1M9JFH4zwo864fVVIZxk0c2+cVzhGhk+IoLuJ39QxKyCdOKTEGCUz+RQENrE+tAUxly3ODlqFuA",
-	"6JQUtV0M5hZ3B/FtICEQKSAI7pbAbk1627jWnQM3hIdX2hrVOccgSow5yna/gSzgPmTu6NjVB+1Du+Nl",
-	"JLOux8m5v6YMyo9znO0yEG1yH+o9yE5eneW0qMwy1iCJI6yfA4RZ2aZltV/cOWCLkf3lP894+BOElhRW",
-	"Jj34Xlr0pTbIi88IFOOTl6YKknMn6yhomRRR73bfGXPrYms7iGl9Tbk6LV5SzxmNLrht1hgHdRlDwMas",
-	"7FuSBnNaZIVwItB5WhsGgCC1jsyo5rI2wGyQWBGILlLEwulblCaKJemSXBFTqVnAYsp1SYWmiRZo0cV1",
-	"zQm12ZkhYVyL4orZQA5x7NQ2rgLHsA9F03PRppu3t6LPjL2vJEDyPK0vZBDYMjNiM9prUss+TIXx9WXU",
-	"VCGyAtAyq2ipwc0o47kCVxf+XbLTGZnRYMo49FC6oaYeGPYn2NwnptbXjzRMtT+fXPAbGrHwLNFT4DpV",
-	"nE05H5/8JOSIhSFwp+ZWVS6XarVFyyLQwQX6NJlRXgBe+pwpCnk9EHe5Qisx/GJxU0z10YXZNNzYRNRS",
-	"HqQhuKt5cUPHjWPjthIL9mJZUNv7q3Mbz5aXiUx7EeDhJqF06TCX1fI47ac3dXU2AUALTaO3BcM/F4lT",
-	"LcZmWb5v7YqoTJ4VH2uYuFxyrImwzqdU/40pLeQ8Pf+vnQe2gbwauhd8mFtBhEZR+4zVpWO3lNCWjnFP",
-	"4lpprSuW1RnHNaymoeCecbZk/4zYLBX2uuN5PczeIy6XrnDJYl6xG7icUglv4pZRUE0dV8DSDcf10bvh",
-	"ut776+F8yZJKfKxdZE9Dv8ULpvDSdzNHX4JL6rlIv1ZigLIilQUsrTP1pIg6yGaVIGasrrJSMSjB9ETZ",
-	"gqfVqKzWkCaxo5anKYQYS8ZxiqgSYbACG2vandzbvg1twz3yQ1E4Gsj94xJn81ok3yTtr033m9P4Mr/Q",
-	"avLOFZEsjcztsdqMuLvGHLSjbLUOF3TE3aYLVy77fT2QsSyh5h0ruerL9q6BStcsZFMYrFoTTxMAH/1O",
-	"K89n3sAo4tia+2FT6uHyqIaQ4maCNM7sLZFdyjfK1RP2B4PBqgIKW6S7Js51Zh5PgNBGvWR19Jm9sa3t",
-	"59T8O4ekVLFbU6xhMZZiZpqYMtctDSulQqROzDsLkRLgNxCJGBYpCtoYQgprTt1gYbu77BQLJTyXn4lK",
-	"8xNCea14GlarkAwNEgZtleY/UgXkhNjbDavyvzDvOigtk0AnkkZFJXUUf1MkE/iMW4hxVKaeu/OkGQfv",
-	"5wZPtT1naZNq1mPhUV/urLvzl5/pYhpznPH+8gs7hLXJ2PBTplvNZuL6s+ztK2HNmed0BpJ2KS2hTA67",
-	"KUYvDCxMksCMsr6B3QnaaxZsCpchtXgqOGwI248S6CeR6HdCzFQbqEZpByKxR7kgTh5Vu7o2YBvIzkU8",
-	"R9seD1ErZHySF1xtCLRYhcFAxHPjjVWoZRbpHyvzIdtAm2uvnZnzgk7ukgrqKzOlFew6mOqyAc0reF2Y",
-	"PDqvIbferNL7ZiLMhdVK/k0uDy8pANAMe/luvxLnpsi2OzS3AIfV3FLGI5VmCJlnKYxgracwUxDdYAeO",
-	"LJxxpSkP6qvYkHzeiluQbwXjOiX2NuRddLL00I0SOkC3pKJCu6I0W4YHMwpvhfz0DmhTGmABFxunKZgy",
-	"a72UaeWEiFBtCmc5Pb0N7qr57PeGvw9TpmEkqGwVO3Wbt74/iGoVejvUhGkuV7yKF5mEirx2jXEYFvJr",
-	"o2N92RpKFX7XsyuUBlgGfQbzCDDyJutDypFZJYaaRkq0X0zNm7ZUH8JmaQUcWx1sUcgt+eIymdV64+Bz",
-	"TM3jX101qgVH4V2jlJhrT7RS3Wd5mKbSEugs4/D1Qj/OGmjlynO7fXJmlSLEtwnVq3i0RlTBs6NERtsK",
-	"33PWh255fBa6Nli0UNYktgQz2UkDAnbLZrdTe3hS+R1T29gkkTQN/0VEGBmf4zhM5Q3cV30dDc5l5+Wg",
-	"ysE761WSWlIDL/tE7INzRjigjTvf9pCV62i0Aznv4d4g/FzNAF7IjFjKrFth3JV+3x76Ss9V3LlCQEUB",
-	"Qrx2yoIjkaVB22O/KW275WKc3R2FxxYzjMnO+T8vdl3m6q5Cu6mfwQRvdvKXQ4uz1tbrb0P3W/v412JK",
-	"S2v6XFUDHtaCqh0Un2Mm582AFOIO7kFYKTW0EBshQYlEBmhmiZkEdc8ILL0/5cJf9p1cPPfRvpooLWal",
-	"2JRTk6OWZrCl+f/VmitbAZN1LXmUCwb2HsSf9//yJbcpvmHh3V8Gf/nLl6wCyd1u31sXNvVjxuhbid8Y",
-	"FJSBx9TKa36DUpsveIjmoPAFD+S8a3Vt4GFPix4eHMj7k50XBy9e7N6LjI7wajl/8ZnpM85FwoN2gOJV",
-	"mba3pymLIDRh4UKSCOgNbEvnwkFLDpQOjsYsqcd9tRpgyxw79eVl5ZMNx4hEQM2LqpJRFCHTy8xUG7GG",
-	"9d6rJbXJW12/jYk17Zbp7r7qIq708isnOAv69y3PTDOxmIQZHpWM+rJWrW+24r1AN2cx+1EyTa9+kmQt",
-	"5tEQHd49XLUNpm1Nu4pBymh4RaRthvRummnaK7UtNmE1TQC3E5VeX7HsL5tZ2EHsyyvZ7haEnvP1wj2E",
-	"l8/2spSy0MZKSfUrOllm5dOL9dVtdlWYSFsZp8DsWJStV4akK/aYOJGxUKDWTt1LJ7qCWRxR3aKMVwaZ",
-	"TntsPHOnpMGKaaJl9mBXKTauxRWs69dUqyMxlFMlqjIPP83yyUijIOWMw1XcwK2WaEnqrByH3vLutD2r",
-	"wQ/lYda/KnMyV00Ztdn3+zfqVGv2tjDlKOCKaXbD9PwVHUF0phSb8Fn2xFx32r5sHnDV7ViChUTY1ya9",
-	"WzPBAgttTTPGtfO6Kbx3Lf+MI4J5+YVkybCibE/tGChjGgjTc1SP3W63xOUR6lf1mPT70xHzZ2FdMKQf",
-	"t/z8WXGxLHumwzb4Oiew8FW0OYKblbuyuc5bkwtuqQY5o/LTWyl08dZnuxPi6GyiilWr06HzYguV6ixq",
-	"KpIoND9h6FM+h7UdZmZmXFz7SK5yiAoLV8enOB4mdaT5BHkrJLPKADaAy0ZqVB/O/MZhJdkr/CurHmND",
-	"I62eEjoykWgi09yU/dBqWhNWjpO1Oky1h0odD+GUd/KmFlTftJn56/MdYvRqz0+LsQ0baYpQqgfOG2yl",
-	"D7wPOQt9Ujc5Vp92r6nfPlnwLZSefx9yJwvxS6+O+6RqvPOJS5nJBLMhX2SIDKyv1z5LP5pXAox4SCQg",
-	"siG0LprmiKl1YhNLr85ePv+HCYQMCdPtQharNPTxgcY8PZT4pocRy/Rw45a2H6PUGI6/rUClbQYlNQG7",
-	"tcikrxmF1GG7v31M0beMH3qIsUIPIS7o28YA3WO8T7tjvk7Qz70E+KwGd0tRPvcTKNEI/mbREluNMWhH",
-	"EdsJNLinoILGJ822Elmwjpf+lHCAUJGK+caIJ7NEaWOAGAEZwdgU7S5dn9UOfyX7ZLrBYz3f2rH7kJ24",
-	"D89he0++y+YaMMvKkp2mha+rldlKgd6VIm3OU7Nt12Cby2BD/2An/5njVeKF6A1Kfjx/S46+J5pOiEqC",
-	"KSq8wHvvL3fXecF4K76xzlWpt+MXW5YK3Mo5tk1H2DJgcsXSkcdXJPlZbk7nNnZoZGtcE1pu4lzCN3V0",
-	"fV2/UDvRYlPn0NdyBLVhP9vyBq3r+fHt4BTdP0SMxwpKsgUXt+vLEpu5f0os52hw3Ibn3I+7ov0e3oPP",
-	"wp3Wu2jANpGH61ixqaQz0CiIpBtRimRMy72TkUi4OVnLrdyFx0P1h/xnoaf4qylOO6MFu8Py1eYqRakn",
-	"lxIy9WDXMNB5iq0iX7rEwYacFS9jOmzL60eAN231PyA2bHrCbiCzpRIOt0W13pLgU1ju7TMGmkXRCqnn",
-	"d6orrIqjtTfaE5W/VVXaxNMsjDUGmT1SgfA7ntywFTZmjOc/OGD5A9zyf2ruXS8VUJDWShde1XbUoXJA",
-	"qWPhMirVv60VzZVYm0blnTy/UmG3ZUWvpUardcG/r4pea6Fi5arfpeWBOiwVu3yF+tLZ+TZXSrE2Z9Xo",
-	"WIowCcz3QHRc/Tq7jf3uaZ8blr3uCi+XagsdlrxkoPqdX9dQVmu5K1WIzSKRVsptq1SgzaoGtZzqoVQS",
-	"arvtLtrbwtZv6W2sxbDebvRuupSOZTgVged7KKyEiS2tKCFIZEp1uQfBs+YWLm7XvIcKU0t3gO+LJ62x",
-	"+JXrfB+H9x/sY6qwvz27Ov+bWVlgvNVkx0SsPEHLuEKxacgTBAYprDQ6JjjzORFGnczrENXscv/5f/+f",
-	"HA0GeVVrOUnwcAz50HvDUSq173qWYA6FwbxKYpNnbWY2Tq7//M+/h94pKRnrzOhD733aJJ8UEWsUr9JA",
-	"qH55pw4lpKTPpGlyYmJU5NOqDSOXp4dcQhzRIDXv3E7xvjeYsqbkUp9C6M5FbAkxUFvQDQnEhKNlrR6D",
-	"jx6Djx6Djx6DjzYIPnqM9nmM9nmM9nmM9vl9RfustCmj/bqwJ1fENGtTrMh1NhPZGpYzq/IGQSYPLYji",
-	"9xl38Oja3ty1vdrojgdlqcHdeXpK5+/Rg/rQPKiNoK42gDR3XXyrLg1a+0nIVE3oIEFq0bBePs+CAjYu",
-	"sFqG0ARIbgJYdnU+UWn45Bhg7dddO23aNgymjYM/FBNpM919bLhh29Leh2Jjiw3tTGLtyMk5V0Euar3n",
-	"S40VOEgkPmmBzMhuiaCJnh44dgPfgSMH/QEZAZUgs+J7prK6KsTYopAeYUolIMlOUTAdBRiKNuWbA6L0",
-	"PIKTIQ8iymaKCBb6RON/VBCjVCJRrt5FsSSCiZHmzBN9iuyoIMZsPj0VMnWunaPCOo7E7S7eqENeZoNm",
-	"HLJj/uenlHguIQSuGY1U1k0CCaYQfILQONeRSlM6AxpMjVkNwiFP3a2mogxTBMX4yDhdNbtJc/ZwQCtY",
-	"1EFc+NFUP/GmWsfqZG8vEhPG+zkJ26upH4gZ3hszwffs3uzdHPQHe9k44KVvF5op31QyZvvvgIbmQXdq",
-	"r3x0CUCIbyeiKvJE1a4/Q0iOIT5IpiEbB0UWG0fSckikPCSSDRZr+nsmqL22fbjopcvvn0VRBnoVNBKC",
-	"pizKY3isdoY7WqKelMpjEbFgTibSiJw7NI4NXe0uQ1h55hLSavjZbPbt4bbEH8xH7w5/Ys5Xps6Igmjc",
-	"mwpljqXNYM308frzCDf7/QG5riii1+Ts7UV/yNOnJlWa/WpTrzHXARXe+kAnltzoDEhM9VT5hamf0xko",
-	"f8hDq8HY8eyzDH+/fPOzT5QoHCe3kmkN3MBrIUQLjSJ0QhlXuvwUY3/Ir/CvUARJduINELbsHu6cTHQK",
-	"2UuR9vIJ08rY0CILCf75UqTzD3klntsyTqatpmikARMZDsrMZnwVpl0GHtOWy0QsgDSJnpukPu/1xZWh",
-	"B6Yj/NNiPCMzz/duQCq7f/v9QX+AbUUMnMbMO/EO+4P+oYfKkZ6ao7Q3g6r1wPw6AYdY/QEl9+vvxgw5",
-	"4XWlJpcqKtvYMLCsWNaQ71z/vYj5gl/Jky+JjO6eXO8i8zfNsnPKQmztDLmvBuLbYVhoRjEepUUOlati",
-	"asiFTHl4+mZzUVtXjPup84lQrm7N0cwN0UeDQ5OifVqmFRKBeUwYZkQi29kdcsQLWtRrqFngmLO8wAGH",
-	"W9z4MZNK+6YiQBrEev2dFvG1vdyua3UHrvvk+jtbZePaJ9ffBSLh2vxLyBDkaG76kevvFFAZTK/NXVdx",
-	"SJGdo8Fg19JVfvGhR9jDa6/K3wyNZOGPjdpN0WTPkn161C9C785f2SU2EShtWlrEtmmpRdymmfrE4uy2",
-	"Wd0YIiNJffS9nHvh8TgYDJrKMuTt9hqqY+CxPGrTH7JXc48G+51aH3ZpfXDcofXTTnA/7QBJSVY1NJdJ",
-	"qb84JZ6Pd/6KJlai+Yg7p5LZjMq5d+K9Mk5mSSxR1aqPeL6nKTLBX7zah49oUxKuzC8bZeyoloPhwTCl",
-	"0TgPrqjyqB387Vqw8Dor7mhoctdcSMUwoYDUtTwVtySJsyDblK8ENAIeUtkvWNFyr/PCw7s4+q1pFlG8",
-	"pwUHMhWJPB3yRWOntecwXWvrYitpuHQZj1+Tr3y0YZOgtCmz2UiEWRO2cFwN/LYyUeXc73c992ag8IEd",
-	"+v1urZ/+0RmKk1ucl8X5gogbmcSd75Cp9oJqIoKbj7wz5Y6WCg91OasIBSYJt9E0Idk5GAx2fWRxdlrC",
-	"9JDvHAz2d/ukxFeeKMLyhyxVFmf+V8ua/loaesnRxgX93s+33ZW7jS93HOKRNfwJWYMkE1vyvOiF9tDi",
-	"AHXnF19mmbJzZ/lEBDY2r3oK7e9bPoCLYu7RaqRykQX7PCxCHhx1af2HIc3nhjDa31q+W+Uv3RY+mqWZ",
-	"VrlijSq29TGZC8NaTlGOZbqkRfcXbo7JN7wxvqau93gQfif64EvQXQ5KN2LN+bghqZjqYOpQIG0YtNHp",
-	"HIHPbu2xEApPc+MVthrjo0dmmKI6en/IOwUiF0YwWhoUj/gpuUYX1DUJIqBoLhvy/BnYzFDrjNNuCMx2",
-	"yZYW+N+vWJlG0t/9uVnIowjZgvdYUummXRoX0t4X/N9FeNfWen+myMsXV2RR1vRzl465x42CaX3HhNmU",
-	"44uw77QYv1cgH63Gf2Kr8aNMUTrXq9oZP3HL4dK2y8zWtOqId9ivk8Xj2V1+seffCi9Oo9WZIm/fXK7L",
-	"WE6ygMEwD/8wBwy7Drku10kQt5yw0Ji1bB/jQ++lkgv2sRXr0W1unILLnOxDbqKtlVFgguzVIKoNWM32",
-	"rgWO92jOfhRP/ljiydr8yWUoN+fKcqpVjGmlZLNgQ/9afKw88XrCUmmAPwIHeTSYPzKfB8p8rCneLRs1",
-	"2uTX5EedbPT3cO4f7fR/LhpPbfpu4l4t93ezCpSpe71Lb/KNL7tHW/+jXv419PKXoNc+k+vJsP52vA5n",
-	"Kq3Ech+n39rwf9/S7qMd/1FWvYd7PLX5r8czmmG1s5ggdXuy6sFlkUleMtllU5Bwk6aU2i6EKZImeuww",
-	"rUivFyejiAW9REYm/SUxqSd7mOZhjlYK5UL+mDvtpR74WjP32UqDaYJDzaB557eco2BPRXxczqhOyIIx",
-	"sW55HHIDi7EwYiKpGW9ppo7JBVi0Q6YGRWtGTBfl2My7j3f/OwA=",
+	"7H3tchs3suiroHhSZWkzpChZdiKpTtVVZCerXSf2seR11Q1dl+BMk8R6CEwAjGRuSlXn132A+xDnwfZJ",
+	"bjWA+SIx5AxJ2XKiP4nFwUej0d3oLzR+74RilggOXKvO6e+dKdAIpPlnGDPg+i38loLSlxH+FIEKJUs0",
+	"E7xz2rmeArGNnij3j660zbssIrdT4IRpcksVoWEIiaajGAIi9BTkLVNA4LeUxkQLUvTqdYKOCqcwozif",
+	"nifQOe0oLRmfdO7ugk4iYQwSeAjnSRIz8IA1ZDyM0wi6Kf/IxS3vAk9n3RnMRiDV0IKlp5BN+kSRN2ZQ",
+	"YtdOqPoIERkLSZheB46sx8454XBLfnp3+cKMBTcg59mcZ4TGShDGCUgpJPnb1etfCFWEcQ7yJf7Ua44S",
+	"CVrOz8ca5DIQrzk5PjohlEfkWf8pETyeB2bxt1MRA1EQCh4pskc1iYEqTQ73cT9uKdNkBGMhEU1azhmf",
+	"VMGYMc5m6axzehhkIDGuYQLSwHR7e3ue6ilwzUKqwQ9Y/9ABNPwBqAQ5DIiQ2R8WM/856DB+Q2MW/R8t",
+	"PgIfdIYGm5SYP4meUk3GlMUQEdOM4virMYZURCWdgW5K6OcZdU+Ag6QaIsIiskft7jJFJIRiNgMeQbRP",
+	"IJwKbJFRmUoEV2D2INvwAccdDxDVoZASYqpzelQ98tKOkDHQFBlIk5nA/Tn6noRTKmmI0BMxJr+ed/83",
+	"7f6r3z3pfugNeCfoMITZEnMn6HA6w+Uv8ecaqhqz2EtRw78Jxt/D6J2MCfxGnvz+z/zvuydDs4H4y88A",
+	"mvHJZXQFGv+hDiq/2q4sunsyHPA9xFPMNEgaI4oU45MYyG+p0KACQu2/COOKRYAIiUQ6iiHa7xEUQb+l",
+	"yFkWdNyMCEIRQTTggocW7eXxUdxRCRGBTzTU8ZzcMj01LZQW0pJRCqfk3dtXXeA4UolfzDc3sNmdUcri",
+	"COfFNu/eviKjOZlSHgVklGqSUKUQ3pTbkSLccOqIydKu/aDsIga8IEzCtIJ4jFRWUJ3rGQlQ+4ZZuNBT",
+	"nH5GdTgFVdp/M2Cx/d+4/azwMP30CvhETzun3x+eHAUeKphlG+aX/ixCCsS1Cx4zDm5/yZ5I6G8pnKFM",
+	"k6BTySFC1IQSqIb9HnkDMkRydBhmOmOXhOrp6YD/JGkyfaIIixShEsiIKnh+bDZzRudkKuKIDA+GARl+",
+	"OzS/Dv9zWFo8jlKsvViEFdhMQtQ51TKFGmw8OzwKas+e1geORYAicCPiGzwCCX4n7juhERIGRfk94EM3",
+	"xI+pTiX8A8ltSPagN+kRiQQ4DIWQE8rZv4y4jMVoNCcqFAmQIeM3TEM03Ees6ynMEXNnA44ELlKNSDa/",
+	"SqARNvHNFeAHg3xDZCvkiT0z1wgRBTGEehljF2I2o10FCbV0nUiRgNRzgoMrqxEg0sgei5ClaXxL5wUp",
+	"7ffqqNxNWLOvx/2T576NVR9ZYs4TzzllCJkkdGK4HBudkVRZofC/REQ17XH4pF8x/jHjhUTCDROpwl5g",
+	"jnVNmKqHOZ+9BuzD/tGxD2wtkmWA3+Cciv0LMmhSblkfIhIzpQNyiPg9OTkhexGMaRprctjv16MUZykD",
+	"NhZyRrU9758edQKE1KoCJycnwTrFIFUg66SJGP0TQl06WvfzNSiQKIJJRvyGwIljbNXz872bqyHTP/fg",
+	"uNDwfhARA6MtVCTdhRFoP4hojp9CwTVwQ+8UtdPQaCMH/1TCUBZ8orMkNsoQ8OgF1XDNDKBH/cOTbv+7",
+	"7uHR9eGz037/9Olx7+j4+fHJ4VG3/91pv48boKnUNX2OT5+6PsfHJ4fPij6pwWjntPMOEXhtVCYHeeeu",
+	"jIdvJIw7p53/OCisgQP7VR14FmxRs7yDbkOMXmMa9sgVyBuQXXHLCz5noJCzA1LoDgFqNfqSj0VA/v3f",
+	"/7NvxDwXqIUSBdwo4tVtvAt8W/Fa/gR6+/046nf7R93+8+v+0enhyenRYe/ps6Pjk+Nn3/b7FrfwSYPk",
+	"NEZi7nwHo++Pnj8dd6M+9LvHh8cn3dHoMOwejvvH3z3vf/80fPbcu4fFPIenx955ij20C9zJ/hks1W1i",
+	"SQdx7BcWnQgNsekZKdZvFWC7Neu36V0S7YRjEHMn3f4JcszTp6dP+73vnx0/f/rs6QqOKfoc1/XJsf0G",
+	"NaoM2eTK/b4Z0u2aa/FdMAXyzZTyCZwZy4ik2NGoDIKD8iDXCChrYBjhZKyLBohtuAic3ZijPtjPyc8s",
+	"lEKJsXYqg5kdoSx5Ed6i+djNzVPfdK71QcmQvQs679+/7y7akKt6L5qcd4HH5lkzxqIlWMj/Bp0LX4BB",
+	"FhcXxR5UMfcCYtCWWZb8LV8I2gq97o6AKqOuPjRKqmemMVv/SwlFb3LvT7fk/lm1zGV/0Zemi6o4FnEM",
+	"oUXGfeC8GP+tExN+TjaaqhhXNKo/NN7NiRZ9PkJ3E1qPxTiN4z8X2efnplkPjWNxC9ErtF7PoxnTGuRb",
+	"EdsjrIq3WXbE9CaIo15916CDZnXn9NdObiGf8+hCvM7+Uuc8eiNBATeOv6C2XSfoLJvGnQ9L5kFQv5BL",
+	"nqR6i9UYqkBI0WuSe4z2lsFC5QvVZGp9U0Vb1J8VcGsr7wwzXiSkEcOzzhKcOz7WrHupS9Ap1CDHlfYj",
+	"1EYe8hZLbqiMt3DpPI1j1KAy268KftD51BUzpmGW6HnndExjhRprxGjM+DsZ+3zB6ObTwkyXKcHxvEvD",
+	"EJRiqKvdwsgKVOPhQ/lCGVcEB+0yThi3JrRzVG8EoBZx/KME+CVFJ5IfQdimO5YAhJtWOTgcQq2yJZzj",
+	"VpCLAplvpLhhEcgdwebh6VdMabNhCwAqCyGVQCKmkpjOCzd6ZllaJxfChvMqj9upFmoqJZ2vAnodMr8A",
+	"Hhvh8Iuj7y5vJHIzaSSi+bX5cZ0wyFsWckrDJ41HoJ7FXpEzkoJGIVXanbiIfER6g8nqehaTSxHDpTrX",
+	"GngEUEhDw7HYDiN5gkPzY6Ju0oanRF33ezokGq+/yVIvqFlVFgVqv9jFARYPCqZci5ccidZzWFzyyFiE",
+	"CkM2egqShLaHDS2A7beCTUdCxEB5HZ+qBP1qryifpHQCfvFh25DYNdpcJkjKVWx2IptQ+WcstcynVWQv",
+	"TVBgPd//LCJg9Vbm1E+jiOEHGr8pba0ZN9iOWrwc0luiIefH115x9TqxsJHXL6imBBsRyrnQ1DrC2IQL",
+	"5/nKOOg/2hK1j5PWE/b77ch5c9Jd8JqvpuR7o9rVvnsD5aVt+3wNRTei3s1FWNYTAy6JhNCEvEzY+Rro",
+	"TJGY3QCBG+Ba7S8Tp7MRykccjePX487pr6tt0tqj7u5DsOSQGjNuBKQgIeXGL2/0hkUAfWTlFVQZTW4O",
+	"7iKPLEPtWhCV4VeMCd0cZJafeW8hEVK3OFCo60ik6Ynn7dbHClP/hfYzE/ycR+dc3YJsAdF/DdJ+/+j5",
+	"+Y5AeQuhkBHjkxYgyKzPjmD4B4tAvOYvYEZ51AIO1MIFEZxEpucOoGkjLu7jlHvox9vKc23n8sxieKdC",
+	"7T4EWB2Yi1LMC01j2fR+FxKppfR5v5XMaShf3m8nVVpIkPe7kBteGRHSOM5Xul6PqDQne5zesIlVjTSV",
+	"E9BnxqhTGGA32VV6ypT9U3r0CBvELQVRl6JSVLt0OTYDQjW5nbJw6pIYMygwmdeNhFPkySAR1dDFjp0G",
+	"+iDwbcEAHqnN52c1LsWUM0z2YRFwzcbM+m6Weq/JiVsaxJsi12sCZ75eF0n0OiSvXeahm6XAkQtsNJip",
+	"jlavURs3UzUj1qL9F6VWXYDxRcm1gAOx8Ocg2WLNLWi2tGFbEq3LIWpArlnLRcKbgVJ0Aq1QRYnrRRgn",
+	"tJQWYTUNTOngEG/s9JGQxPOLKcX86ZXAXb4opEASzzOoNp5YTyXQqDkqXGa+6YWoWEDEhnCs2uhdaNdF",
+	"4lmmTWtRTnn6Agp1Tp0fvMx8nxRa8qocPXve6JDanjpbT3oPlLmY/72h+HkL2CLMbYf1tFfp4fX+XMMn",
+	"/ZrH8ybWrskbw/iJzZs2ttZiFAhn3aXtu7iKXXFlecyHYusu7VitjVu/a+93v1f+fYlFGhmj55JrkCJp",
+	"eDZ6uy0dlEICfrD5u3WBcuPmxKblsDehI7yQgAa5vTsjRTqZEjOvM7uYnXnzows45frvMK/xM5vP5CPM",
+	"jWjY5cxmlGuIYX0Kg51QV9oSFu0YpMaUsRO29Q38YHjXS9jeM3Zz4l48z/rH3zc50JrS60bH5fY0ucG0",
+	"PrqzR7KerxdCWUuyRzkRCXCz5WcuVY5GkXJIuYzs1UrXPku7QDmaZTN67EuXIfELndWEvVwDcyMp01uy",
+	"OTaWDT4r7p1XWSlPR/ayOzBPVHFJZn8LKKqoqrvb52ZPXLOAnJ/bu8yF9vSSa0lRs0PoVDML0e3aSkJv",
+	"jfCV1LYLwZaN9VBkWc5JPvHViroXWNveNtvYIVFc4ird3dpIaG1IphvN1Ygody4Fr0A3F4RXoBdlodUf",
+	"jbK4kACmIPs/176YcpHo3Dy+kVPccgwDkVQak1ClRMiKOLfx9dmbQ97wRgQ3LISdgWKHaw0FUurOYMDB",
+	"WkKwhlR2KcWuQD80QYbM4LWltqHVuqDbAsHulChXzWnH3CH1rZosk7xNyCwvPLK8yS7/P69UgQxuaGLZ",
+	"ae+7YFBXM6bUrPAL2TsqXh925K0j8j6r5mILqUxpkgCHKED17931hSHy+Xw+7/78czeKrv/619PZ7FQp",
+	"sscFGUvLigHhgvxLcDCSMr9ziBcGn3f7z7qHh9f970+ffXf69LuO1wG2ermt1undHA2z7MLkGvbOWnrS",
+	"6f1X0VwmPX7MoMNBNtYt3VhZ5m/DyHmWAeynYyNWHHAr4gMNTV9vdZL1qPV3W85GfUOVCkUEb/OLmg3S",
+	"h0jiepXv0qIbGmc1zlszMTE1R1KF/6zAs3laTWUYP3lkk1++QIhGRq74gNs7fEoiNmFakSlI8NonEmhk",
+	"fWItaCpDjh+8HHVLEJ2VKqcYzC3vDuLbQEIgVkAQ3B2B3Zj0dnGseweuSQ+vtDWmc45B1BhzlO1/AV3A",
+	"z2T+7Nj1jPa+GXsZzawtO3n315Rj+WGOs12Fosndh8UeZC+vEnNWVIgZa5DEk9bPAaKseNmqGjT+O2DL",
+	"mf3lP8959CNElhTWXnoIOq74zMIgLz8hUIxPfjKVrbw7uYiChpciFrvd9425TbG1G8Q0PqZ8nZYPqReM",
+	"xpfcNqvNg7pKIGRjVo4tmYJTyDiuIE8MOr/WhgkgSK0jM6qtuYXAbHGxIhRttIgl7lvWJool6ZJekVCp",
+	"WcgSynXJhKapFujRxXXNCbW3MyPCuBbFEbOFHuLZqV0cBZ5hH4ql56NNv2xvRJ+ZeF9LgOSFq3NkENjw",
+	"ZsR2tFdnlr2fChPry6ipQmQFoGVR0dCCm1HGcwNuUfn36U7nZEbDKePQRe2Gmrpk2J9g84CYmmM/0MhZ",
+	"fwG5tHUYSzU2mOCmpFBAfhRyxKIIuNdyqxqXK63aomWR6OADfZrOKC8AL33ODIW8Fom/aKfVGH61uCmm",
+	"+uDDrEs3Nhm1lIcuBXe9LK7puHVu3E5ywV6uSmp7d31h89nyYqmuFwEebZNK54a5qpbmaT69qemzDQBa",
+	"aBq/KQT+hUi9ZjE2y+77LhwRlcmzImg1E5dLn9UR1sWU6r8ypYWcO/7/2cuwNeRV072Qw9wqIjSOm99Y",
+	"XTl2Qw1t5Rj3pK6V1rpmWa1xvIBVlwreMcGW7J8xmzllrz2eN8PsPeJy5QpXLOYVu4GrKZXwOmmYBVXX",
+	"cQ0s7XC8OHo7XC/2/nw4X7GkkhxrltlT02/5gCmi9O3c0Vfg03ou3ddKDlBWLLOApfFNPSniFrpZJYkZ",
+	"q6usNQxKMD1RtvBqNSurMaRp4qkpaooxJpJxnCKuZBiswcaGfif/tu/C2vCP/FAMjhpy/7Ai2LwRyddp",
+	"+xvT/fY0vioutJ68c0Mku0bmj1htR9xtcw6aUbbaRAp68m7dwpXPf7+YyFjWUPOOlbvqq/auhko3LGRT",
+	"OKwaE08dAB+CVivPZ97CKeLZmvsRU+rhyqialOJ6gjTB7B2RnZMb5eoJh/1+f10BhR3SXZ3kOjdPiEBk",
+	"s16ytxGYPbGt7+fM/DuHpFQ5XFOsYTGWYmaamHLbDR0rpSKoXsx7i6AS4DcQiwSWKQqaOEIKb86iw8J2",
+	"9/kplkp4ruaJSvNTQvlC8TSsViEZOiQM2irNf6AKyCmxp9t+b8Bf3rg3GNJQp5LGRUV3VH8dkgl8wi3E",
+	"PCpTV97LaSbA+6kmUm35zDWp3nosIuqrg3V3wWqeLqYx7IznV1D4IaxPxqafMt1oNpPXn93evhbWnXlB",
+	"ZyBpm9ISytxhN0XxhYGFSRKaUTZ3sHtB+5mF28JlSC2ZCg5bwvaDBPpRpPqtEDPVBKqR60Ak9igXxMmz",
+	"atfXBmwC2YVI5ujb4xFahYxP8oKrNYkW6zAYimRuorEKrczi+sfa+5BNoM2t19bCeckm92kFiyszpRXs",
+	"OphqswH1K/i5cHm0XkPuvVln981ElCurlfs3uT68ogBAPezls/1aXJgC3/7U3AIcthCWMhEpd0PIPI9h",
+	"FGs9hZmC+AY7cBThjCtNebi4ii3J5424BflGMK4dsTch76KTpYd2lNACuhUVFZoVpdkxPHij8FbIj2+B",
+	"1l0DLOBiY3cFU2atVwqtnBARqm3hLF9Pb4K76n32e8Pf+ynTMBJUNsqdus1b3x9ECxV6W9SEqS9XvE4W",
+	"mQsVee0aEzAs9NfawPqqNZQq/G7mVygNsAr6DOYRYOZN1oeUM7NKAtVlSjRfzEI0baU9hM1cBRxbHWxZ",
+	"yS3F4jKd1Ubj4FNCzYNubS2qpUDhXa2WmFtPtFLdZ3WaptIS6CyT8IuFfrw10MqV5/Z75NwaRYhvk6pX",
+	"iWjZp7ZSGe8qfc9bH7oh+yx1rfFooa5JbAlmsucSAvbLbrczyzxOf8erbWySSurSfxERRsfnOA5TeQP/",
+	"Ub+IBu+y83JQ5eSdzSpJraiBl30i9hFB98Jc3c43ZbJyHY1mIOc9/BuEn6s3gJduRqwU1o0w7rt+3xz6",
+	"Ss910rlCQEUBQjx2yoojkaVBm2O/7tp2w8V4u3sKjy3fMCZ7F/+43Pe5q9sq7aZ+BhO8PshfTi3OWtuo",
+	"v03dbxzj30gorazpc11NeNgIqmZQfEqYnNcDUqg7uAdRpdTQUm6EBCVSGaKbJWES1D0jsPT+lQ9/2Xdy",
+	"+SJA/2qqtJiVclPOzB01d4PN3f+v1lzZCZisbcmjXDFwT06KMTn8y++5T/E1i+7+0v/LX37PKpDc7fc6",
+	"m8KmfsgEfSP1G5OCMvCYWnvMb1Fq8yWP0B0UveShnLetrg086mrRRcaBvD/Ze3n08uX+vejoCK+W85ef",
+	"mD7nXKQ8bAYoHpWuveWmLIPQpIULSWKgN7ArmwsHLQVQWgQas0s9/qPVAFuW2C6Wl5VPNhIjFiE179dK",
+	"RlGFdIeZqTZiHevdVytqkzc6fmsv1jRbpr/7uoO40iuocHCW9B/kbwA7P/oMWSWjvqxV45OteLPQL1nM",
+	"fpRc0+ufJNlIeNRkh7dPV22CaVvTruKQMhZekWmbIb2dZep6Od9iHVbdBXCVP7Lsntyw4i+bWdhB7Msr",
+	"2e4WhJ7L9SI8hIfP7m4pZamNlZLq13Syysunl+ur29tVUSqzV6UzwMei7L0yJF3xxySpTIQCtfHVPTfR",
+	"NcySmOoGZbwyyLTrsfXMrS4NVlwTDW8PttVik4W8gk3jmmp9JobymkRV4RG4Wz4ZaRSknEm4Shi40RIt",
+	"SZ2X89Abnp22ZzX5oTzM5kdlTuaq7kZt9v3+nTrVmr0NXDkKuGKa3TA9f0VHEJ8rxSZ8lj0x1562r+oH",
+	"XHc6lmAhMfa1l96tm2BJhDamGRPa+bkuvXej+Iwng3n1gWTJsGJsT+0YqGMaCB0fLeZuN1vi6gz168Wc",
+	"9PuzEfMnaX0wuI87fv6sOFhWPdNhG3weDixiFU1YcLtyV/au8870gluqQc6o/PhGCl289dmMQzydTVax",
+	"asQdOi+2UKnOoqYijSPzE6Y+5XNY32HmZsbFNc/kKqeosGh9fornYVLPNZ8wb4VkVhnAJnDZTI3qw5lf",
+	"OK2Ewyf9ivGPa6seY0OjrZ4ROjKZaCKz3JT90Ghak1aOkzVipoWHSj0P4ZR38mYhqb5uM+2j8O1y9Bae",
+	"vhZjmzZSl6G0mDhvsOUemR9wFgVk0eVYfV5+wfwOyFJsofQE/YB7RUhQevU8IFXnXUB8xkymmA34skBk",
+	"YGO99mn80bySYMQjIgGRDZEN0dRnTG2Sm1h6dfbqxd9NImREmG6WsliloQ8PNOfpoeQ3PYxcpoebt7T7",
+	"HKXadPxdJSrtMimpDtidZSZ9ziykFtv95XOKvmT+0EPMFXoIeUFfNgfoHvN9mrH5Jkk/95Lgsx7cHWX5",
+	"3E+iRC3422VL7DTHoBlF7CbR4J6SCmqfNNtJZsEmUfozwgEiRSruG6OezFKljQNiBGQEY1O0u3R8Vjt8",
+	"Sw7JdIvHer50YPchB3EfXsD2nmKX9TVgVpUlO3OFr6uV2UqJ3pUibV6u2XVosMlhsGV8sFX8zPMq8VL2",
+	"BiU/XLwhx98RTSdEpeEUDV7g3XdX+5u8YLyT2FjrqtS7iYutugrcKDi2y0DYKmByw9Jzj6+45GelOZ3b",
+	"3KGRrXFNaLmJdwlfNND1eeNCzVSLbYNDnysQ1ET87CoatGnkJ7CDUwz/EDEeKyjpFlzcbq5LbBf+KYmc",
+	"4/5JE5lzP+GK5nt4DzEL/7XeZQe2yTzcxItNJZ2BRkXEbUQpk9GVeycjkXLDWau93EXEQ/UG/Behp/ir",
+	"KU47o4W4w/LV5ihFrSfXEjLzYN8I0LnDVnFfuiTBBpwVL2N6fMubZ4DXbfXfITFiesJuIPOlEg63RbXe",
+	"kuJTeO7tMwaaxfEarecrtRXW5dHaE+2Jyt+qKm3iWZbGmoDMHqlA+D1PbtgKGzPG8x88sPwBTvk/tfRe",
+	"LBVQkNbaEF7Vd9SickCpYxEyKtW/XSiaK7E2jco7dYJKhd2GFb1WOq02Bf++KnpthIq1q37rygO1WCp2",
+	"+Qz1pTP+NkdKsTZv1ehEiigNzfdQtFz9JruN/e5pn2uWvekKr1ZaCy2WvGKgxTN/0UJZb+WuNSG2y0Ra",
+	"q7etM4G2qxrUcKqHUkmo6bb7aG8HW7+jt7GW03rb0bvpUmLLaCrCTtBBZSVKbWlFCWEqHdXlEYSOdbdw",
+	"cbvhOVS4WtoDfF8yaYPFr13nuyS6/2QfU4X9zfn1xV/NykITrSZ7JmPlCXrGFapNA54iMEhhpdHxgjOf",
+	"E2HMybwO0YJf7t//9/+R434/r2otJykyx4APOq85aqX2Xc8SzJEwmFdpYu5Zm5lNkOvf//0/g84ZKTnr",
+	"zOiDzjvXJJ8UEWsMr9JAaH51zjxGSMmecdfkxMSYyGdVH0auTw+4hCSmoXPv3E7xvDeYsq7kUp9C6c5V",
+	"bAkJUFvQDQnEpKNlrR6Tjx6Tjx6Tjx6Tj7ZIPnrM9nnM9nnM9nnM9vm6sn3W+pTRf134kytqmvUpVvQ6",
+	"exPZOpZzrzJOahMAxubq555HLd3fJhfloeVafJ3pCV+Zb5ycW8KqLFrI6pArSe6MUDtESeWKgUo7DdoV",
+	"DzPMvj4AgEy70vnv5eSSLLh3pn0M+t5P0LcW1PU+m/quy8/ruTy7H4V0lk0LpVeLmvXyeZbHsHVN2DKE",
+	"JqdzG8Cy0/6JchmfY4CNH6RttWm78PHWDv5QvLr1dPeh5rRvSnvvi40tNrQ1iTUjJ+9cBbmozV5cNY7r",
+	"MJX4CgcKI7slgqZ6euTZDXy6jhz1+mQEVILM6gWaYvCq0LyL2n+EKZWCJHtFjXdUpii6wW+OiNLzGE4H",
+	"PIwpmykiWBQQjf9RYYJnrURTYB9VpBgmRgE1rwoqsqfCBC8g6qmQLh54gTb2OBa3+3i6D3hZDJpxyJ75",
+	"X+Ao8UJCBFwzGqusmwQSTiH8CJHJB0AqdXQGNJyaExuiAXcRYlMEhymClkds4sSaoT7nLqlaY3N53U/U",
+	"KaFEQTzuToUya3I3Fk0VITXgDp1iTBiqHLecdLsOj6i3dLt48RJ4CD3yHs9VJ/fD0oLyEv3Z2+mEqo9q",
+	"gLnjZPh71v/uoBdZ5XNIKLrEbQZE19V8Cd0QeON2L982e2ArwnjEbliU0thtyoBnNTSGoZjNBB+68fA3",
+	"CTalBiWg2w6LTnM3k1ApjX+CF5A/UWRoGg6JIQ/rQsWdstrj4t4v/Wgq4XSmWifq9OAgFhPGe7lssGd+",
+	"LxSzAwvsgSX6g5ujXv8gGwc67h1LM+Xryu3p3lugkXncn9pVY3gIInxHE83SJ2pBrzAc6hnivWQasnEQ",
+	"gzanqOGQyNKIrS0Wa/p3zAWHBb7ARa9cfu88jjPQq6CRCDRlcZ7PZS11ZJUSWzrxkYiYhXMykUbF3sso",
+	"ZH8Vwsozl5C2gJ/tZt8dbkuC13zs3OFPzPvi2LlPNmS+mcWnMm4Oe30yrDglhuT8zWVvwN2zo8rdhLbX",
+	"8PHeCzo/Fgc6teRGZ0ASqqcqKMI+nM5ABQPuJIUdzz7R8ber178ERIkiiHYrmdbADbwWQvTWKUInlHGl",
+	"y89y9gb8Gv+KRJhmotQAYUsw4s7JVDvIfhKuV2BkIvpTYwsJ/vmTcPMPeCW3355ITFuvgVGzcnnIFDG2",
+	"hmmXgce0lTIxC8EVVODmgmfn58trQw9Mx/inxXhGZp2gcwNS2f077PV7fWwrEuA0YZ3TztNev/e0gxaw",
+	"nhpWOphB1ZNkfp2Ax14xEn74zZjhETOs1GdTRZUjmxKYFU4b8L3h34r8P/iNPPk9lfHdk+E+nqqmWcan",
+	"LMLW3usX1UsZdhgWmVFMdHFZQuXGsRpwId3h6N7vLuosi3HPBSIJ5erWsGZuIR/3n5oj4axMKyQG87A0",
+	"zIhEsbM/4IgXjK4soGZJYs7yYhccbnHjx0wqHZjqEC6hefiNFsnQag3DhRoUwx4ZfmMrrgwDMvwmFCnX",
+	"5l9CRiBHc9OPDL9RQGU4HZpDvxKcNJbtvqWrXKPA7IAOHoBV+WZoJEuFrTUbiyYHluwdq19GnbtgbZfE",
+	"ZCM1aWkR26SlFkmTZuojS7LTZn1jiI2K+iHo5NIL2eOo368r0ZG3O6iplIJsedykP2QvKB/3D1u1ftqm",
+	"9dFJi9bPWsH9rAUkJSPA0Fym/v/q1Xg+3AVrmliN5gPunEpnMyrnndPOK5NwIIklqoVKNJ2goykKwV87",
+	"Cx8+oONQ+G4B2oxzT+UkTBWHKY3HeaJNVUbtGRVVsGhY0Tf3zYFUDBMJcGkGU3FL0iRLuHZyJaQx8IjK",
+	"XiGKVmcgLD3CjKPfmmYxxXNacCBTkcqzAV92fFt/GtMLbX1ixaXOl/H4OeXKB5tCC0qbkqu1RJg1YUvs",
+	"auA3ne+WeP+wLe+bwaIHxviH7Vo/+6MLFa/EuCir9AUh1wqKu8CjVx2E1Yspflny1pS/WqlALOpaRWo4",
+	"SbnNrorI3lG/vx+gmLPTEqYHfO+of7hv3QJurCeKsPxhU5VZyd9a8fRtaegV7I0L+tp53CyihtHbHvI4",
+	"xKN4+BOKB0kmtgx+0QsdzgUTtZcZv88yo+fOyooYbL5mlRPt7ztmwmV193g9UrnIEsAeFiH3j9u0/sOQ",
+	"5gtDGM1PrsBv+pdOjAD9/sYbXNTetgEle2g4XyrjplGlhnGVZidf8NT4nDbfIyN8JXbhT6DbMEo7Ys3l",
+	"uCGphOpw6jEkbWq8se08yfB+K7JQDM9yJxa2GmNagxmmqJjfG/BWyemFM4yWBkUWPyNDjPENszwSOuD5",
+	"08CZw9abu1+TrO/TLy3wX69qaW9X7FCr/GrFyKMa2UD+WHJpZ2WacNLB7/i/y+iuqSf/XJGfXl6TZX0z",
+	"yMM75iw3hqYN0BNmr6JfRj2v9/idAvnoQf4Te5Af9YoSX69rZ2LGDYdzbVe5sGk1KO/xZafL7Nleh7H8",
+	"bxUYr/PqXJE3r682FSynWfJmlOfY2KyPsZADrsv1MzAThUXGvWX7mHh612kv2Me+ZIAhdBMgXBVwH3CT",
+	"ha+MERNmr0lRbcCq93stSbxH1/ajivLHU1E2llE+p7nhLSut1gmntdrNkj/9c8my8sSbKUylAf4IUuTR",
+	"ef4ogB6wALJueb+OVOuf31AmtfLX3wPvP/rs/1w07vz7fuJer/+38w6UqXuzg2/yhQ+8R7//o33+Oezz",
+	"n0BvzJOb6bHBbiIQ58pV6rkP7rf+/K9b43306T/qq/d0ljv//2Zyox5WO4tJXrfctZhwFpvbYuY63xQk",
+	"3Lg7vLYLYYq4CyB7TCvS7SbpKGZhN5WxuRaTmispB3j9w7CXg3Lpwp7/OsxiQuyC689Wo3QXHxacm3dB",
+	"wzkKEVXkzOXC6pQsORYXvZDuGpzxNuLNXTPeyhs85o7Ask/SORetS9EtyrOZdx/u/v8A",
 }
 
 // decodeSpec returns the embedded OpenAPI spec as raw JSON bytes,
