@@ -99,9 +99,10 @@ tidy-check:
 	$(GO) mod tidy -diff
 	@grep -qx 'toolchain $(GOTOOLCHAIN)' go.mod || { echo "go.mod: want the line 'toolchain $(GOTOOLCHAIN)', as the Makefile exports"; exit 1; }
 
-## client-check: generate a TypeScript client from openapi.yaml (openapi-typescript + openapi-fetch, pinned in clients/typescript), type-check it strictly and run it against the built server
+## client-check: generate two TypeScript clients from openapi.yaml (openapi-typescript + openapi-fetch in clients/typescript; @hey-api/openapi-ts with zod schemas in clients/hey-api; both pinned), type-check them strictly and run them against the built server
 client-check: build
 	ONLINEMEETINGS_BIN=$(CURDIR)/$(BIN) ./clients/typescript/check.sh
+	ONLINEMEETINGS_BIN=$(CURDIR)/$(BIN) ./clients/hey-api/check.sh
 
 ## fuzz: run each fuzz target (package:Target) for FUZZTIME (default 30s), one after another
 FUZZTIME ?= 30s
