@@ -115,7 +115,13 @@ func TestRedactURL(t *testing.T) {
 		"postgres://db/om?password=s3cret&user=om":   "postgres://db/om?password=xxxxx&user=om",
 		"sqlite://data dir/x?.db":                    "sqlite://data dir/x?.db",
 		"memory:":                                    "memory:",
-		"postgres://om:s3cret@db:bad/om":             "(a URL that does not parse)",
+		"postgres://om:s3cret@db:bad/om":             "postgres://om:xxxxx@db:bad/om",
+		// Passwords pgx takes from where net/url sees none.
+		"postgres://om:12#s3cret@db/om":          "postgres://om:xxxxx@db/om",
+		"postgres://om:1?s3cret@db/om":           "postgres://om:xxxxx@db/om",
+		"postgres://om@db/om?sslpassword=s3cret": "postgres://om@db/om?sslpassword=xxxxx",
+		"postgres://om:s3|cret@db1:5432,db2/om":  "postgres://om:xxxxx@db1:5432,db2/om",
+		"mysql://om:s3cret@db/om":                "mysql://om:xxxxx@db/om",
 	} {
 		if got := redactURL(in); got != want {
 			t.Errorf("redactURL(%q) = %q, want %q", in, got, want)

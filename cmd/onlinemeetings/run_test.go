@@ -285,6 +285,12 @@ func TestParseStoreURL(t *testing.T) {
 		{in: "postgres://localhost/om", want: storeLocation{kind: "postgres", url: "postgres://localhost/om"}},
 		{in: "postgresql://u:pw@db:5433/om?sslmode=require&pool_max_conns=8", want: storeLocation{kind: "postgres", url: "postgresql://u:pw@db:5433/om?sslmode=require&pool_max_conns=8"}},
 		{in: "postgres://u:pw@db:bad port/om", wantErr: true},
+		{in: "postgres://u:pw@db/om?statement_timeout=soon", wantErr: true},
+		// libpq URLs net/url refuses: a socket directory, hosts with and
+		// without ports, punctuation in a password.
+		{in: "postgres://u@%2Fvar%2Frun%2Fpostgresql/om", want: storeLocation{kind: "postgres", url: "postgres://u@%2Fvar%2Frun%2Fpostgresql/om"}},
+		{in: "postgres://u@db1:5433,db2/om", want: storeLocation{kind: "postgres", url: "postgres://u@db1:5433,db2/om"}},
+		{in: "postgres://u:p|w@db/om", want: storeLocation{kind: "postgres", url: "postgres://u:p|w@db/om"}},
 		{in: "POSTGRES://localhost/om", wantErr: true},
 		{in: "postgres:localhost", wantErr: true},
 		{in: "./data/x.db", wantErr: true},

@@ -212,8 +212,9 @@ func parseStoreURL(s string) (storeLocation, error) {
 	case s == "memory:" || s == "memory://":
 		return storeLocation{kind: "memory"}, nil
 	case strings.HasPrefix(s, "postgres://") || strings.HasPrefix(s, "postgresql://"):
-		if _, err := url.Parse(s); err != nil { // its error would quote the password
-			return storeLocation{}, usagef("--store %s: not a valid URL", redactURL(s))
+		// Read as pgx (libpq) reads it, not by net/url, whose rules differ.
+		if err := postgres.CheckURL(s); err != nil { // its errors show no password
+			return storeLocation{}, usagef("--store %s: %v", redactURL(s), err)
 		}
 		return storeLocation{kind: "postgres", url: s}, nil
 	case strings.HasPrefix(s, "sqlite://"):
@@ -242,8 +243,13 @@ func (c pgConfig) options() []postgres.Option {
 	}
 }
 
-// redactURL is s with any password replaced, for logs and messages.
+// redactURL is s with any password replaced, for logs and messages. A
+// PostgreSQL URL is read as pgx reads it (see postgres.RedactURL): net/url
+// finds no password in some URLs pgx takes one from.
 func redactURL(s string) string {
+	if strings.HasPrefix(s, "postgres://") || strings.HasPrefix(s, "postgresql://") {
+		return postgres.RedactURL(s)
+	}
 	u, err := url.Parse(s)
 	if err != nil {
 		if strings.Contains(s, "@") {

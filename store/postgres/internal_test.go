@@ -1,6 +1,7 @@
 package postgres
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"io"
@@ -25,6 +26,7 @@ func TestNewConfig(t *testing.T) {
 		opts             []Option
 		maxConns         int32
 		connectTimeout   time.Duration
+		openTimeout      time.Duration // 0: the connect timeout
 		statementTimeout string
 		idleInTx         string
 	}{
@@ -46,6 +48,14 @@ func TestNewConfig(t *testing.T) {
 		{name: "ZeroOptionsKeepURL", url: base + "&pool_max_conns=7&connect_timeout=9&statement_timeout=1234",
 			opts:     []Option{WithMaxConns(0), WithConnectTimeout(0), WithStatementTimeout(0)},
 			maxConns: 7, connectTimeout: 9 * time.Second, statementTimeout: "1234", idleInTx: "1234"},
+		{name: "URLReadCommitted", url: base + "&default_transaction_isolation=READ%20COMMITTED", maxConns: int32(DefaultMaxConns()),
+			connectTimeout: 2 * time.Second, statementTimeout: "5000", idleInTx: "5000"},
+		// Open waits for each host in turn (sslmode=prefer's second try of
+		// a host is not another host).
+		{name: "TwoHosts", url: "postgres://u@db1,db2:5433/om?connect_timeout=3", maxConns: int32(DefaultMaxConns()),
+			connectTimeout: 3 * time.Second, openTimeout: 6 * time.Second, statementTimeout: "5000", idleInTx: "5000"},
+		{name: "ThreeHostsNoTLS", url: "postgres://u@db1:5432,db2,db3/om?sslmode=disable", maxConns: int32(DefaultMaxConns()),
+			connectTimeout: 2 * time.Second, openTimeout: 6 * time.Second, statementTimeout: "5000", idleInTx: "5000"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -61,13 +71,73 @@ func TestNewConfig(t *testing.T) {
 					tt.url, c.pool.MaxConns, c.pool.ConnConfig.ConnectTimeout, rp["statement_timeout"], rp["idle_in_transaction_session_timeout"],
 					tt.maxConns, tt.connectTimeout, tt.statementTimeout, tt.idleInTx)
 			}
+			// Whatever the database's or role's default, the store's
+			// statements run at the level they are written for.
+			if got := rp["default_transaction_isolation"]; got != "read committed" {
+				t.Errorf("newConfig(%q) default_transaction_isolation = %q, want %q", tt.url, got, "read committed")
+			}
 			if c.acquireTimeout != tt.connectTimeout {
 				t.Errorf("acquire timeout = %v, want the connect timeout %v", c.acquireTimeout, tt.connectTimeout)
+			}
+			if want := cmp.Or(tt.openTimeout, tt.connectTimeout); c.openTimeout != want {
+				t.Errorf("open timeout = %v, want %v", c.openTimeout, want)
 			}
 			if tt.statementTimeout == "0" && c.callTimeout != 0 {
 				t.Errorf("call timeout = %v with statement_timeout off, want none", c.callTimeout)
 			}
 		})
+	}
+}
+
+// TestNewConfigLibpqURLs checks that URLs libpq (and pgx) take, but
+// net/url refuses, are taken: the store reads its URL as pgx does.
+func TestNewConfigLibpqURLs(t *testing.T) {
+	for _, tt := range []struct {
+		url, host, password string
+		maxConns            int32
+	}{
+		{url: "postgres://om@%2Fvar%2Frun%2Fpostgresql/om", host: "/var/run/postgresql"},
+		{url: "postgres://om@db1:5433,db2/om?target_session_attrs=read-write&pool_max_conns=7", host: "db1", maxConns: 7},
+		{url: "postgres://om@[::1]:5432,[::2]:5432/om", host: "::1"},
+		{url: "postgres://om:p|w[0]@db/om", host: "db", password: "p|w[0]"},
+		{url: "postgres://om:12#pw@db/om", host: "db", password: "12#pw"},
+	} {
+		c, err := newConfig(tt.url, nil)
+		if err != nil {
+			t.Errorf("newConfig(%q) error = %v", tt.url, err)
+			continue
+		}
+		cc := c.pool.ConnConfig
+		if cc.Host != tt.host || cc.Password != tt.password {
+			t.Errorf("newConfig(%q) = host %q, password %q; want %q, %q", tt.url, cc.Host, cc.Password, tt.host, tt.password)
+		}
+		if want := cmp.Or(tt.maxConns, int32(DefaultMaxConns())); c.pool.MaxConns != want {
+			t.Errorf("newConfig(%q) max conns = %d, want %d", tt.url, c.pool.MaxConns, want)
+		}
+	}
+}
+
+// TestRedactURL checks that every password pgx would send is masked,
+// including where net/url sees none (it reads postgres://om:12#pw@db as
+// host om, port 12 and a fragment), and nothing else is changed.
+func TestRedactURL(t *testing.T) {
+	for in, want := range map[string]string{
+		"postgres://om:s3cret@db/om?sslmode=disable":                 "postgres://om:xxxxx@db/om?sslmode=disable",
+		"postgresql://om@db/om":                                      "postgresql://om@db/om",
+		"postgres://db/om?password=s3cret&user=om":                   "postgres://db/om?password=xxxxx&user=om",
+		"postgres://om@db/om?sslmode=verify-full&sslpassword=s3cret": "postgres://om@db/om?sslmode=verify-full&sslpassword=xxxxx",
+		"postgres://om:12#s3cret@db/om":                              "postgres://om:xxxxx@db/om",
+		"postgres://om:1?s3cret@db/om":                               "postgres://om:xxxxx@db/om",
+		"postgres://om:s3|cret@db1:5432,db2/om":                      "postgres://om:xxxxx@db1:5432,db2/om",
+		"postgres://om:s3cret@db:bad/om":                             "postgres://om:xxxxx@db:bad/om",
+	} {
+		got := RedactURL(in)
+		if got != want {
+			t.Errorf("RedactURL(%q) = %q, want %q", in, got, want)
+		}
+		if c, err := newConfig(in, nil); err == nil && c.pool.ConnConfig.Password != "" && strings.Contains(got, c.pool.ConnConfig.Password) {
+			t.Errorf("RedactURL(%q) = %q shows the password %q", in, got, c.pool.ConnConfig.Password)
+		}
 	}
 }
 
@@ -84,6 +154,8 @@ func TestNewConfigErrors(t *testing.T) {
 		{url: "postgres://u:secret@db/om?statement_timeout=5parsecs"},
 		{url: "postgres://u:secret@db/om?pool_max_conns=0"},
 		{url: "postgres://u:secret@db/om?connect_timeout=x"},
+		{url: "postgres://u:secret@db/om?default_transaction_isolation=serializable"},
+		{url: "postgres://u:secret@db/om?default_transaction_isolation=repeatable%20read"},
 		{url: "postgres://u:secret@db/om", opts: []Option{WithMaxConns(-1)}},
 		{url: "postgres://u:secret@db/om", opts: []Option{WithStatementTimeout(-time.Second)}},
 		{url: "postgres://u:secret@db/om", opts: []Option{WithConnectTimeout(-time.Second)}},

@@ -19,6 +19,8 @@
 //     It also bounds how long a call waits to acquire a pooled connection,
 //     so when PostgreSQL is down or every connection is busy, a call fails
 //     within about that long instead of queueing until its caller gives up.
+//     With several hosts in the URL (postgres://db1,db2/om), each is tried
+//     for up to the connect timeout in turn, and Open waits for all of them.
 //   - Statement timeout (statement_timeout, WithStatementTimeout), default
 //     5 s, enforced by the server for every statement (including waits for
 //     row locks). idle_in_transaction_session_timeout is set to the same
@@ -36,6 +38,18 @@
 // extended protocol; Open refuses default_query_exec_mode=simple_protocol.
 // Only constant statements without values (BEGIN, COMMIT and the embedded
 // migration files) travel as simple queries.
+//
+// # Isolation
+//
+// Every connection runs at READ COMMITTED, whatever default the database or
+// role sets (default_transaction_isolation is sent at connect; a URL that
+// asks for another level is refused). The statements rely on it: an INSERT
+// ... ON CONFLICT that meets a row another transaction is committing, or
+// an UPDATE of a row another transaction has locked, waits for it and then
+// sees its outcome, and the migration's transaction, once it holds the
+// lock, sees what the replica before it committed. Under REPEATABLE READ or
+// SERIALIZABLE each of these fails instead (40001, or a migration applied
+// twice).
 //
 // # Migrations
 //
@@ -92,14 +106,15 @@
 // cut it) while COMMIT was on its way, when no client can know the outcome.
 //
 // CreateOrGet never checks before inserting: it runs INSERT ... ON CONFLICT
-// (tenant_id, user_id, external_id) WHERE external_id IS NOT NULL DO
-// NOTHING. A concurrent insert of the same key makes it wait for that
-// transaction, then do nothing; one caller stores, every other one reads the
-// stored meeting with a SELECT (a new snapshot in READ COMMITTED, so it sees
-// the winner). If that meeting was deleted between the two statements, it
-// tries again. Under a quota the INSERT and the count of a meeting it
-// stored share a transaction, as in Create; a meeting it finds is not
-// counted.
+// (tenant_id, user_id, external_id_sha256) WHERE external_id_sha256 IS NOT
+// NULL DO NOTHING, keyed on the SHA-256 of the external id, which may be
+// longer than a btree index entry can hold (migrations/0003). A concurrent
+// insert of the same key makes it wait for that transaction, then do
+// nothing; one caller stores, every other one reads the stored meeting with
+// a SELECT (a new snapshot in READ COMMITTED, so it sees the winner). If
+// that meeting was deleted between the two statements, it tries again.
+// Under a quota the INSERT and the count of a meeting it stored share a
+// transaction, as in Create; a meeting it finds is not counted.
 //
 // Update reads the row with SELECT ... FOR UPDATE in a transaction, so
 // concurrent Updates of one meeting queue on the row lock and each sees the
@@ -109,10 +124,10 @@ package postgres
 import (
 	"context"
 	"crypto/rand"
+	"crypto/sha256"
 	"errors"
 	"fmt"
 	"math"
-	"net/url"
 	"runtime"
 	"slices"
 	"strconv"
@@ -122,6 +137,7 @@ import (
 	"time"
 
 	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
 	"github.com/jackc/pgx/v5/pgtype"
 	"github.com/jackc/pgx/v5/pgxpool"
 
@@ -180,6 +196,7 @@ type config struct {
 	pool             *pgxpool.Config
 	statementTimeout time.Duration // 0: none
 	acquireTimeout   time.Duration
+	openTimeout      time.Duration // acquiring Open's first connection
 	callTimeout      time.Duration // 0: none
 }
 
@@ -197,13 +214,21 @@ func newConfig(connString string, opts []Option) (*config, error) {
 	case set.connectTimeout < 0:
 		return nil, fmt.Errorf("postgres: negative connect timeout %v", set.connectTimeout)
 	}
-	// The url package's errors quote the URL, password included.
-	u, err := url.Parse(connString)
-	if err != nil || (u.Scheme != "postgres" && u.Scheme != "postgresql") {
+	// The URL is read by pgx alone, whose parser follows libpq's rules;
+	// net/url's differ and would refuse URLs libpq takes (a Unix socket
+	// directory as a percent-encoded host, several hosts with and without
+	// ports, IPv6 hosts in a list, unencoded punctuation in a password).
+	if !strings.HasPrefix(connString, "postgres://") && !strings.HasPrefix(connString, "postgresql://") {
 		return nil, errors.New("postgres: want a postgres:// or postgresql:// URL")
 	}
-	q := u.Query()
-	pc, err := pgxpool.ParseConfig(connString) // its errors mask the password
+	// pgconn keeps the parameters it does not know (pgxpool's among them)
+	// as runtime parameters, so they tell which ones the URL sets.
+	raw, err := pgconn.ParseConfig(connString) // its errors mask the password
+	if err != nil {
+		return nil, fmt.Errorf("postgres: %w", err)
+	}
+	inURL := func(name string) bool { _, ok := raw.RuntimeParams[name]; return ok }
+	pc, err := pgxpool.ParseConfig(connString)
 	if err != nil {
 		return nil, fmt.Errorf("postgres: %w", err)
 	}
@@ -214,10 +239,10 @@ func newConfig(connString string, opts []Option) (*config, error) {
 
 	if set.maxConns > 0 {
 		pc.MaxConns = int32(set.maxConns)
-	} else if !q.Has("pool_max_conns") {
+	} else if !inURL("pool_max_conns") {
 		pc.MaxConns = int32(min(DefaultMaxConns(), math.MaxInt32))
 	}
-	if !q.Has("pool_max_conn_lifetime_jitter") {
+	if !inURL("pool_max_conn_lifetime_jitter") {
 		// Connections opened together (at start, after an outage) are not
 		// all replaced at the same moment.
 		pc.MaxConnLifetimeJitter = pc.MaxConnLifetime / 10
@@ -243,12 +268,42 @@ func newConfig(connString string, opts []Option) (*config, error) {
 		cc.RuntimeParams["idle_in_transaction_session_timeout"] = milliseconds(st)
 	}
 
-	c := &config{pool: pc, statementTimeout: st, acquireTimeout: cc.ConnectTimeout}
+	// Every statement and transaction here is written for READ COMMITTED
+	// (see the package documentation); a default of REPEATABLE READ or
+	// SERIALIZABLE set on the database or role (ALTER DATABASE ... SET
+	// default_transaction_isolation) would turn the waits they rely on into
+	// serialisation failures. A startup parameter outranks those defaults.
+	if v, ok := cc.RuntimeParams["default_transaction_isolation"]; ok && !strings.EqualFold(strings.TrimSpace(v), readCommitted) {
+		return nil, fmt.Errorf("postgres: default_transaction_isolation=%q: the store needs %q", v, readCommitted)
+	}
+	cc.RuntimeParams["default_transaction_isolation"] = readCommitted
+
+	c := &config{pool: pc, statementTimeout: st, acquireTimeout: cc.ConnectTimeout,
+		openTimeout: cc.ConnectTimeout * time.Duration(hostCount(cc.Config))}
 	if st > 0 {
 		c.callTimeout = c.acquireTimeout + 2*st + time.Second
 	}
 	return c, nil
 }
+
+// hostCount is how many addresses a connection may be tried at in turn,
+// each for up to the connect timeout (pgx, as libpq, gives every host of a
+// URL such as postgres://db1,db2/om its own): the primary's, and each of
+// the fallbacks' that differs from the one before (sslmode=prefer tries
+// one address twice, with and without TLS, within one timeout).
+func hostCount(c pgconn.Config) int {
+	n := 1
+	prev := [2]any{c.Host, c.Port}
+	for _, f := range c.Fallbacks {
+		if addr := [2]any{f.Host, f.Port}; addr != prev {
+			n, prev = n+1, addr
+		}
+	}
+	return n
+}
+
+// readCommitted is the isolation level every connection runs at.
+const readCommitted = "read committed"
 
 // milliseconds formats d as PostgreSQL reads a setting in milliseconds,
 // rounding a positive d up to at least 1 (0 would turn the timeout off).
@@ -285,6 +340,32 @@ func parseSettingDuration(v string) (time.Duration, error) {
 		return 0, errors.New("too large")
 	}
 	return time.Duration(d), nil
+}
+
+// CheckURL reports whether Open would accept connString and opts as
+// settings, without connecting: nil, or an error that shows no password.
+func CheckURL(connString string, opts ...Option) error {
+	_, err := newConfig(connString, opts)
+	return err
+}
+
+// RedactURL returns connString with its passwords masked, for logs and
+// messages: the user info's and those of the password and sslpassword
+// parameters. It finds them where pgx's parser, which follows libpq's
+// rules, takes them from, not where net/url would: in
+// postgres://om:12#pw@db/om the password is "12#pw", while net/url reads a
+// host om, a port 12 and a fragment, no password at all.
+func RedactURL(connString string) string {
+	// pgx masks the passwords of the strings its parse errors quote, with a
+	// redactor that walks the string as its parser does: borrow it.
+	const prefix, suffix = "cannot parse `", "`: "
+	msg := pgconn.NewParseConfigError(connString, "", nil).Error()
+	if r, ok := strings.CutPrefix(msg, prefix); ok {
+		if r, ok := strings.CutSuffix(r, suffix); ok {
+			return r
+		}
+	}
+	return "(a PostgreSQL URL)" // pgx changed its message: show nothing
 }
 
 // Store is a store.Store in a PostgreSQL database. Its methods are safe for
@@ -325,7 +406,13 @@ func Open(ctx context.Context, connString string, opts ...Option) (*Store, error
 		keys:           map[string][]byte{},
 	}
 	// Not through do: the migration sets its own, longer statement timeout.
-	c, err := s.acquire(ctx)
+	// Opening waits for a connection long enough for every host of the URL
+	// to be tried (see hostCount): a first host that never answers (a
+	// failed primary) must not keep a replica from starting on the next.
+	// Later calls wait only the connect timeout, as the pool's connection
+	// attempts go on after a call gave up, and their connections serve the
+	// calls that follow.
+	c, err := s.acquireWithin(ctx, cfg.openTimeout)
 	if err == nil {
 		err = migrate(ctx, c, ms)
 		c.Release()
@@ -366,7 +453,12 @@ func (s *Store) do(ctx context.Context, op string, write bool, fn func(context.C
 // acquire takes a connection from the pool, waiting at most the acquire
 // timeout for one.
 func (s *Store) acquire(ctx context.Context) (*pgxpool.Conn, error) {
-	ctx, cancel := context.WithTimeout(ctx, s.acquireTimeout)
+	return s.acquireWithin(ctx, s.acquireTimeout)
+}
+
+// acquireWithin takes a connection from the pool, waiting at most d.
+func (s *Store) acquireWithin(ctx context.Context, d time.Duration) (*pgxpool.Conn, error) {
+	ctx, cancel := context.WithTimeout(ctx, d)
 	defer cancel()
 	c, err := s.pool.Acquire(ctx)
 	if err != nil && s.closed.Load() {
@@ -388,14 +480,15 @@ const columns = `id, tenant_id, user_id, external_id, join_meeting_id, join_web_
 	attendee_tenant_ids, attendee_user_ids, resource`
 
 // insertMeeting stores one meeting; its arguments are meetingArgs.
-const insertMeeting = `INSERT INTO meetings (` + columns + `) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)`
+const insertMeeting = `INSERT INTO meetings (` + columns + `, external_id_sha256)
+	VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)`
 
 // meetingArgs are insertMeeting's arguments for m, which checkMeeting
 // accepted.
 func meetingArgs(m *store.Meeting) []any {
-	var ext any // NULL for no external id
+	var ext, extSum any // NULL for no external id
 	if m.ExternalID != "" {
-		ext = m.ExternalID
+		ext, extSum = m.ExternalID, externalIDSum(m.ExternalID)
 	}
 	resource := m.Resource
 	if resource == nil {
@@ -403,7 +496,15 @@ func meetingArgs(m *store.Meeting) []any {
 	}
 	tenants, users := attendeeArgs(m.Attendees)
 	return []any{m.ID, m.Owner.TenantID, m.Owner.UserID, ext, m.JoinMeetingID, m.JoinWebURL,
-		m.CreationDateTime.UnixNano(), tenants, users, resource}
+		m.CreationDateTime.UnixNano(), tenants, users, resource, extSum}
+}
+
+// externalIDSum is the external_id_sha256 of a meeting with external id
+// ext: createOrGet's unique index keys on it rather than on ext, which may
+// be longer than an index entry can be (see migrations/0003).
+func externalIDSum(ext string) []byte {
+	sum := sha256.Sum256([]byte(ext))
+	return sum[:]
 }
 
 // attendeeArgs are the attendee_tenant_ids and attendee_user_ids values for
@@ -610,8 +711,8 @@ func (s *Store) CreateOrGet(ctx context.Context, m *store.Meeting, q store.Quota
 				return nil
 			}
 			stored, err = scanMeeting(c.QueryRow(ctx,
-				`SELECT `+columns+` FROM meetings WHERE tenant_id = $1 AND user_id = $2 AND external_id = $3`,
-				m.Owner.TenantID, m.Owner.UserID, m.ExternalID))
+				`SELECT `+columns+` FROM meetings WHERE tenant_id = $1 AND user_id = $2 AND external_id_sha256 = $3`,
+				m.Owner.TenantID, m.Owner.UserID, externalIDSum(m.ExternalID)))
 			if !errors.Is(err, pgx.ErrNoRows) {
 				return err
 			}
@@ -633,7 +734,7 @@ func (s *Store) CreateOrGet(ctx context.Context, m *store.Meeting, q store.Quota
 // meeting that was there already is not counted, whatever the count.
 func insertOrNothing(ctx context.Context, c *pgxpool.Conn, m *store.Meeting, args []any, q store.Quota) (inserted bool, err error) {
 	const insert = insertMeeting + `
-		ON CONFLICT (tenant_id, user_id, external_id) WHERE external_id IS NOT NULL DO NOTHING`
+		ON CONFLICT (tenant_id, user_id, external_id_sha256) WHERE external_id_sha256 IS NOT NULL DO NOTHING`
 	if q.PerMonth <= 0 {
 		tag, err := c.Exec(ctx, insert, args...)
 		return err == nil && tag.RowsAffected() == 1, err

@@ -36,11 +36,29 @@ func TestConformance(t *testing.T) {
 	storetest.Run(t, func(t *testing.T) store.Store { return open(t, pgtest.Schema(t)) })
 }
 
+// serverDefaults are what a fresh schema's URL is given so that the
+// store's sessions start with another default transaction isolation, as
+// ALTER DATABASE or ALTER ROLE ... SET default_transaction_isolation (or
+// PGOPTIONS) gives them on a real server. The tests of what replicas do
+// together run under each: the store's statements are written for READ
+// COMMITTED, and a stricter default must not turn their waits into
+// serialisation failures.
+var serverDefaults = []struct{ name, suffix string }{
+	{"ServerDefault", ""},
+	{"RepeatableReadDefault", "&options=-c%20default_transaction_isolation%3Drepeatable%5C%20read"}, // -c name=repeatable\ read
+	{"SerializableDefault", "&options=-c%20default_transaction_isolation%3Dserializable"},
+}
+
 // TestConcurrentOpen opens one fresh schema from many goroutines at once,
 // as replicas starting together do: every Open must succeed, and the
 // migrations must have run once.
 func TestConcurrentOpen(t *testing.T) {
-	u := pgtest.Schema(t)
+	for _, d := range serverDefaults {
+		t.Run(d.name, func(t *testing.T) { testConcurrentOpen(t, pgtest.Schema(t)+d.suffix) })
+	}
+}
+
+func testConcurrentOpen(t *testing.T, u string) {
 	const n = 8
 	start := make(chan struct{})
 	var wg sync.WaitGroup
@@ -67,8 +85,8 @@ func TestConcurrentOpen(t *testing.T) {
 	if err := conn.QueryRow(t.Context(), `SELECT count(*), count(DISTINCT version) FROM schema_migrations`).Scan(&rows, &versions); err != nil {
 		t.Fatal(err)
 	}
-	if rows != 2 || versions != 2 {
-		t.Errorf("schema_migrations has %d rows of %d versions, want 2 of 2", rows, versions)
+	if rows != 3 || versions != 3 {
+		t.Errorf("schema_migrations has %d rows of %d versions, want 3 of 3", rows, versions)
 	}
 
 	// Opening again finds nothing to do.
@@ -221,7 +239,12 @@ func TestAttendeesAndFind(t *testing.T) {
 // TestKeyReplicas checks that two stores on one database (two replicas)
 // get the same key.
 func TestKeyReplicas(t *testing.T) {
-	u := pgtest.Schema(t)
+	for _, d := range serverDefaults {
+		t.Run(d.name, func(t *testing.T) { testKeyReplicas(t, pgtest.Schema(t)+d.suffix) })
+	}
+}
+
+func testKeyReplicas(t *testing.T, u string) {
 	a, b := open(t, u), open(t, u)
 	var wg sync.WaitGroup
 	keys := make([][]byte, 16)
@@ -257,7 +280,12 @@ func TestKeyReplicas(t *testing.T) {
 // externalId that is not refused gets the same meeting; nothing deadlocks
 // (the statement timeout would turn a deadlock into errors).
 func TestQuotaReplicas(t *testing.T) {
-	u := pgtest.Schema(t)
+	for _, d := range serverDefaults {
+		t.Run(d.name, func(t *testing.T) { testQuotaReplicas(t, pgtest.Schema(t)+d.suffix) })
+	}
+}
+
+func testQuotaReplicas(t *testing.T, u string) {
 	a, b := open(t, u), open(t, u)
 	owner := store.Owner{TenantID: "6a1d9b3e-0f4c-4e8a-9b7d-2c5e8f1a3b40", UserID: "3f2b8c1d-7e4a-4b9c-8d6e-1a2b3c4d5e6f"}
 	const quota, n = 12, 48
@@ -370,20 +398,7 @@ func TestUnavailable(t *testing.T) {
 		within(t, "Open(closed port)", start, 3*time.Second, err)
 	})
 	t.Run("Silent", func(t *testing.T) {
-		ln, err := net.Listen("tcp", "127.0.0.1:0")
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer ln.Close()
-		go func() { // accept, then say nothing
-			for {
-				c, err := ln.Accept()
-				if err != nil {
-					return
-				}
-				t.Cleanup(func() { c.Close() })
-			}
-		}()
+		ln := silentListener(t)
 		start := time.Now()
 		s, err := postgres.Open(t.Context(), withHost(t, base, ln.Addr().String()))
 		if err == nil {
@@ -391,6 +406,47 @@ func TestUnavailable(t *testing.T) {
 		}
 		within(t, "Open(silent server)", start, 3*time.Second, err)
 	})
+}
+
+// silentListener listens on a port of 127.0.0.1 that accepts connections
+// and never answers (a database host that hangs), until the test ends.
+func silentListener(t *testing.T) net.Listener {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { ln.Close() })
+	go func() {
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			t.Cleanup(func() { c.Close() })
+		}
+	}()
+	return ln
+}
+
+// TestOpenFirstHostSilent opens a store whose URL lists two hosts, the
+// first of which accepts connections and never answers (a primary that
+// failed without closing its port), as libpq URLs for a replicated
+// database do: Open must go on to the second host, which answers, rather
+// than give up after the first host's connect timeout.
+func TestOpenFirstHostSilent(t *testing.T) {
+	u := pgtest.Schema(t)
+	pu, err := url.Parse(u)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ln := silentListener(t)
+	const connectTimeout = 500 * time.Millisecond
+	s := open(t, withHost(t, u, ln.Addr().String()+","+pu.Host), postgres.WithConnectTimeout(connectTimeout))
+	m := storetest.NewMeeting(alice, 1)
+	if err := s.Create(t.Context(), m, store.Quota{}); err != nil {
+		t.Errorf("Create through the second host = %v", err)
+	}
 }
 
 // proxy forwards TCP connections from its address to a target. It can be

@@ -2,6 +2,8 @@ package storetest
 
 import (
 	"fmt"
+	"math/rand/v2"
+	"strings"
 	"sync/atomic"
 	"time"
 
@@ -41,4 +43,19 @@ func NewMeeting(owner store.Owner, i int) *store.Meeting {
 		CreationDateTime: created,
 		Resource:         []byte(resource),
 	}
+}
+
+// longExternalID returns an external id as long as the API lets a caller
+// make one, 1024 characters, each as long in UTF-8 as any (4 bytes) and
+// drawn at random so that it does not compress: 4 KB, more than a
+// PostgreSQL btree index entry holds (2704 bytes). The ids for two values
+// of last differ only in their last character.
+func longExternalID(last rune) string {
+	rng := rand.New(rand.NewPCG(1024, 4))
+	var b strings.Builder
+	for range 1023 {
+		b.WriteRune(rune(0x20000 + rng.IntN(0xa6e0))) // CJK Unified Ideographs Extension B
+	}
+	b.WriteRune(last)
+	return b.String()
 }

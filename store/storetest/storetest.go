@@ -197,6 +197,7 @@ func testCreateGet(t *testing.T, open func(t *testing.T) store.Store) {
 			m.ExternalID = "外部-ключ-🔑"
 			m.JoinWebURL += "&s=会議"
 		}},
+		{"LongExternalID", func(m *store.Meeting) { m.ExternalID = longExternalID('🙂') }},
 		{"SQLText", func(m *store.Meeting) {
 			m.ID = "x'); DROP TABLE meetings; --" + m.ID
 			m.ExternalID = `' OR '1'='1" --`

@@ -59,6 +59,18 @@ func testCreateOrGet(t *testing.T, open func(t *testing.T) store.Store) {
 		free.JoinMeetingID = second.JoinMeetingID
 		mustCreate(t, s, free)
 	})
+	t.Run("LongKey", func(t *testing.T) {
+		// As long as the API allows, and two that differ only at the end.
+		s := open(t)
+		first := withKey(alice, 1, longExternalID('a'))
+		createOrGet(t, s, first, true)
+		checkMeeting(t, "CreateOrGet(existing long key)", first, createOrGet(t, s, withKey(alice, 2, first.ExternalID), false))
+		other := withKey(alice, 3, longExternalID('b'))
+		checkMeeting(t, "CreateOrGet(other long key)", other, createOrGet(t, s, other, true))
+		if err := s.Create(t.Context(), withKey(alice, 4, other.ExternalID), store.Quota{}); !errors.Is(err, store.ErrExternalIDTaken) {
+			t.Errorf("Create(taken long external id) = %v, want ErrExternalIDTaken", err)
+		}
+	})
 	t.Run("ExistingFromCreate", func(t *testing.T) {
 		s := open(t)
 		first := withKey(alice, 1, "key")
