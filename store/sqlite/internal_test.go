@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/google/go-cmp/cmp"
+	sqlite3 "modernc.org/sqlite/lib"
 
 	"github.com/onlinemeetings/onlinemeetings/store"
 	"github.com/onlinemeetings/onlinemeetings/store/storetest"
@@ -391,6 +392,82 @@ func TestBusyIsUnavailable(t *testing.T) {
 	}
 	if got := mapErr(ctx, errors.New("other")); errors.Is(got, store.ErrUnavailable) {
 		t.Errorf("mapErr(other) = %v, want not ErrUnavailable", got)
+	}
+}
+
+// TestStorageErrorsAreUnavailable checks, with real driver errors, which
+// failures mapErr reports as ErrUnavailable: a full disk, an I/O error, a
+// read-only file and a file that cannot be opened are the operator's to
+// fix, and the client should retry (503 with Retry-After, as the
+// PostgreSQL store answers disk full and I/O errors), not get a 500 that
+// reads as a bug; a constraint violation stays what it is. It also checks
+// a Create whose commit cannot be written, as on a full disk, end to end.
+func TestStorageErrorsAreUnavailable(t *testing.T) {
+	ctx := t.Context()
+	dir := t.TempDir()
+	rawDB := func(t *testing.T, name, params string) *sql.DB {
+		t.Helper()
+		db, err := sql.Open("sqlite", "file:"+filepath.Join(dir, name)+params)
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { db.Close() })
+		return db
+	}
+	tests := []struct {
+		name            string
+		fail            func(t *testing.T) error
+		wantUnavailable bool
+	}{
+		{"disk full", func(t *testing.T) error {
+			db := rawDB(t, "full.db", "?_pragma=max_page_count(8)")
+			if _, err := db.ExecContext(ctx, `CREATE TABLE t (b BLOB)`); err != nil {
+				t.Fatal(err)
+			}
+			_, err := db.ExecContext(ctx, `INSERT INTO t VALUES (zeroblob(100000))`)
+			return err
+		}, true},
+		{"read-only file", func(t *testing.T) error {
+			if _, err := rawDB(t, "ro.db", "").ExecContext(ctx, `CREATE TABLE t (x)`); err != nil {
+				t.Fatal(err)
+			}
+			_, err := rawDB(t, "ro.db", "?mode=ro").ExecContext(ctx, `INSERT INTO t VALUES (1)`)
+			return err
+		}, true},
+		{"cannot open", func(t *testing.T) error {
+			return rawDB(t, "missing/x.db", "").PingContext(ctx)
+		}, true},
+		{"WAL write fails in a commit", func(t *testing.T) error {
+			s, path := openTest(t)
+			fault := func(name string) int32 {
+				if name == path+"-wal" {
+					return sqlite3.SQLITE_FULL
+				}
+				return sqlite3.SQLITE_OK
+			}
+			walFault.Store(&fault)
+			defer walFault.Store(nil)
+			return s.Create(ctx, storetest.NewMeeting(owner, 1), store.Quota{})
+		}, true},
+		{"constraint", func(t *testing.T) error {
+			db := rawDB(t, "unique.db", "")
+			if _, err := db.ExecContext(ctx, `CREATE TABLE t (x UNIQUE); INSERT INTO t VALUES (1)`); err != nil {
+				t.Fatal(err)
+			}
+			_, err := db.ExecContext(ctx, `INSERT INTO t VALUES (1)`)
+			return err
+		}, false},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			err := tt.fail(t)
+			if err == nil {
+				t.Fatal("the operation succeeded, want a driver error")
+			}
+			if got := errors.Is(mapErr(ctx, err), store.ErrUnavailable); got != tt.wantUnavailable {
+				t.Errorf("errors.Is(mapErr(%v), ErrUnavailable) = %v, want %v", err, got, tt.wantUnavailable)
+			}
+		})
 	}
 }
 

@@ -261,6 +261,11 @@ func WithReadConns(n int) Option {
 // to the read pool directly. A checkpointer goroutine copies the WAL into the
 // database file behind the writer's back (see Checkpoints).
 type Store struct {
+	// path is the database file's absolute path and file what was there
+	// when Open opened it; see checkFile.
+	path string
+	file os.FileInfo
+
 	rdb *sql.DB // read pool: query_only connections
 	wdb *sql.DB // write pool: one connection, used by the writer only
 	cdb *sql.DB // checkpoint pool: one connection, used by the checkpointer only
@@ -322,7 +327,11 @@ func Open(ctx context.Context, path string, opts ...Option) (_ *Store, err error
 	if err != nil {
 		return nil, fmt.Errorf("sqlite: %w", err)
 	}
+	file, err := f.Stat()
 	f.Close()
+	if err != nil {
+		return nil, fmt.Errorf("sqlite: %w", err)
+	}
 
 	var dbs []*sql.DB
 	defer func() {
@@ -370,6 +379,8 @@ func Open(ctx context.Context, path string, opts ...Option) (_ *Store, err error
 	}
 
 	s := &Store{
+		path:       abs,
+		file:       file,
 		rdb:        rdb,
 		wdb:        wdb,
 		cdb:        cdb,
@@ -400,7 +411,7 @@ func Open(ctx context.Context, path string, opts ...Option) (_ *Store, err error
 func migrateRetry(ctx context.Context, db *sql.DB, ms []migration) error {
 	for attempt := 1; ; attempt++ {
 		err := mapErr(ctx, migrate(ctx, db, ms))
-		if err == nil || attempt == 20 || !errors.Is(err, store.ErrUnavailable) {
+		if err == nil || attempt == 20 || !isBusy(err) {
 			return err
 		}
 		select {
@@ -436,17 +447,41 @@ var (
 )
 
 // Ping returns nil when the database answers a query on the read pool, an
-// error wrapping ErrUnavailable when it is locked, and ErrClosed after
-// Close.
+// error wrapping ErrUnavailable when it is locked or its file is no longer
+// at its path (see checkFile), and ErrClosed after Close.
 func (s *Store) Ping(ctx context.Context) error {
 	if s.closed.Load() {
 		return fmt.Errorf("sqlite: ping: %w", store.ErrClosed)
+	}
+	if err := s.checkFile(); err != nil {
+		return fmt.Errorf("sqlite: ping: %w", err)
 	}
 	var version int
 	if err := s.rstmts.ping.QueryRowContext(ctx).Scan(&version); err != nil {
 		return s.readErr(ctx, "ping", err)
 	}
 	return nil
+}
+
+// checkFile returns an error wrapping ErrUnavailable when the file at the
+// database's path is gone or is another file than Open opened: deleted,
+// moved aside or replaced while the store runs. SQLite goes on with the
+// file it has open, so without this check every later commit would be
+// acknowledged into a file that the next start never sees, and /readyz
+// would still say ready. The store cannot recover by itself (the server
+// must be restarted on the right file), but it stops acknowledging writes
+// it would lose. It costs one stat per check; the writer checks once per
+// transaction.
+func (s *Store) checkFile() error {
+	fi, err := os.Stat(s.path)
+	if err == nil && os.SameFile(fi, s.file) {
+		return nil
+	}
+	if err == nil {
+		err = errors.New("another file has replaced it")
+	}
+	return fmt.Errorf("%w: the database file %s is no longer the one opened at start; restart the server: %w",
+		store.ErrUnavailable, s.path, err)
 }
 
 // readErr maps an error of a read on the read pool, reporting ErrClosed when Close ran
@@ -487,8 +522,13 @@ func (s *Store) Close() error {
 // mapErr translates a driver error by its SQLite result code, never its
 // text: SQLITE_BUSY and SQLITE_LOCKED (the lock is still held after the busy
 // timeout) wrap ErrUnavailable, so the handlers answer 503 and the client
-// retries. If ctx has ended, the error is ctx's, whatever the driver said
-// (it reports an interrupted statement in its own words).
+// retries. So do the storage failures an operator fixes without touching
+// the data: SQLITE_FULL, SQLITE_IOERR (a full disk or a file size limit
+// shows as SQLITE_IOERR_WRITE through the WAL VFS), SQLITE_READONLY (the
+// file system went read-only) and SQLITE_CANTOPEN, as the PostgreSQL store
+// maps disk full (class 53) and I/O errors (58030); the failed transaction
+// stored nothing. If ctx has ended, the error is ctx's, whatever the driver
+// said (it reports an interrupted statement in its own words).
 func mapErr(ctx context.Context, err error) error {
 	if err == nil {
 		return nil
@@ -497,10 +537,22 @@ func mapErr(ctx context.Context, err error) error {
 		return ctx.Err()
 	}
 	switch resultCode(err) & 0xff { // primary code of an extended one
-	case sqlite3.SQLITE_BUSY, sqlite3.SQLITE_LOCKED:
+	case sqlite3.SQLITE_BUSY, sqlite3.SQLITE_LOCKED,
+		sqlite3.SQLITE_FULL, sqlite3.SQLITE_IOERR, sqlite3.SQLITE_READONLY, sqlite3.SQLITE_CANTOPEN:
 		return fmt.Errorf("%w: %w", store.ErrUnavailable, err)
 	}
 	return err
+}
+
+// isBusy reports whether err is SQLITE_BUSY or SQLITE_LOCKED: another
+// connection holds the lock, and waiting may help (unlike the storage
+// failures mapErr also reports as ErrUnavailable).
+func isBusy(err error) bool {
+	switch resultCode(err) & 0xff {
+	case sqlite3.SQLITE_BUSY, sqlite3.SQLITE_LOCKED:
+		return true
+	}
+	return false
 }
 
 // resultCode returns the extended SQLite result code carried by err, or 0

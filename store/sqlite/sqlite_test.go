@@ -109,6 +109,76 @@ func TestReopen(t *testing.T) {
 	}
 }
 
+// TestFileRemovedOrReplaced takes the database file away from its path
+// while the store is open, as an operator's rm, mv or restore from backup
+// does: SQLite would go on writing to the file it has open, so every create
+// would be acknowledged and then lost at the next start. Instead writes and
+// Ping must fail with ErrUnavailable (a 503 with Retry-After, and /readyz
+// 503), and the meeting must not be in the file the next start opens.
+func TestFileRemovedOrReplaced(t *testing.T) {
+	tests := []struct {
+		name string
+		do   func(t *testing.T, path string)
+	}{
+		{"removed", func(t *testing.T, path string) {
+			for _, suffix := range []string{"", "-wal", "-shm"} {
+				if err := os.Remove(path + suffix); err != nil && !errors.Is(err, os.ErrNotExist) {
+					t.Fatal(err)
+				}
+			}
+		}},
+		{"moved aside", func(t *testing.T, path string) {
+			if err := os.Rename(path, path+".old"); err != nil {
+				t.Fatal(err)
+			}
+		}},
+		{"replaced", func(t *testing.T, path string) {
+			other := filepath.Join(filepath.Dir(path), "other.db")
+			o, err := sqlite.Open(t.Context(), other)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if err := o.Close(); err != nil {
+				t.Fatal(err)
+			}
+			if err := os.Rename(other, path); err != nil {
+				t.Fatal(err)
+			}
+		}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			s, path := openTemp(t)
+			before := storetest.NewMeeting(owner, 0)
+			if err := s.Create(t.Context(), before, store.Quota{}); err != nil {
+				t.Fatalf("Create before = %v", err)
+			}
+			tt.do(t, path)
+
+			after := storetest.NewMeeting(owner, 1)
+			if err := s.Create(t.Context(), after, store.Quota{}); !errors.Is(err, store.ErrUnavailable) {
+				t.Errorf("Create after the file was %s = %v, want ErrUnavailable", tt.name, err)
+			}
+			if err := s.Ping(t.Context()); !errors.Is(err, store.ErrUnavailable) {
+				t.Errorf("Ping after the file was %s = %v, want ErrUnavailable", tt.name, err)
+			}
+			if _, err := s.Get(t.Context(), owner, before.ID); err != nil {
+				t.Errorf("Get of a meeting stored before = %v, want it (reads go on)", err)
+			}
+			s.Close()
+
+			r, err := sqlite.Open(t.Context(), path)
+			if err != nil {
+				t.Fatalf("reopen: %v", err)
+			}
+			defer r.Close()
+			if _, err := r.Get(t.Context(), owner, after.ID); !errors.Is(err, store.ErrNotFound) {
+				t.Errorf("after reopening, Get of the refused meeting = %v, want ErrNotFound", err)
+			}
+		})
+	}
+}
+
 // TestOpenConcurrently opens one new file from several goroutines at once:
 // the migration must run once and every Open must succeed.
 func TestOpenConcurrently(t *testing.T) {

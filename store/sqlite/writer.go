@@ -202,7 +202,8 @@ func (s *Store) commit(batch []*writeReq) {
 // in pending of the request whose failure took the transaction with it
 // (SQLite rolls back the whole transaction on some errors, such as I/O
 // errors or RAISE(ROLLBACK); the savepoint is then gone), or -1 when BEGIN
-// or COMMIT failed.
+// or COMMIT failed, or the database file is no longer at its path
+// (checkFile), when nothing was stored.
 //
 // The writer's statements run under context.Background: they serve many
 // callers, none of whom may cancel the others' work; lock waits are bounded
@@ -210,6 +211,9 @@ func (s *Store) commit(batch []*writeReq) {
 func (s *Store) tryCommit(batch []*writeReq, pending []int, errs []error) (failed int, err error) {
 	s.txMu.Lock() // see Store.checkpoint
 	defer s.txMu.Unlock()
+	if err := s.checkFile(); err != nil {
+		return -1, fmt.Errorf("sqlite: write: %w", err)
+	}
 	ctx := context.Background()
 	tx, err := s.wdb.BeginTx(ctx, nil) // BEGIN IMMEDIATE, from the DSN
 	if err != nil {
