@@ -5,7 +5,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -158,65 +157,69 @@ func TestBinary(t *testing.T) {
 		if runtime.GOOS == "windows" {
 			t.Skip("no SIGTERM on Windows")
 		}
-		dir := t.TempDir()
-		addr := freeAddr(t)
-		cmd := exec.Command(bin, "serve", "--addr", addr, "--data-dir", dir, "--log-format", "json")
-		cmd.Env = cleanEnv()
-		var stdout, stderr syncBuffer
-		cmd.Stdout, cmd.Stderr = &stdout, &stderr
-		if err := cmd.Start(); err != nil {
-			t.Fatal(err)
+		srv := startBinary(t, bin, "--data-dir", t.TempDir(), "--log-format", "json")
+		srv.stop(t) // SIGTERM; wants exit status 0
+		if !strings.Contains(srv.stdout.String(), "curl") {
+			t.Errorf("serve stdout = %q, want the curl hint", srv.stdout.String())
 		}
-		done := make(chan error, 1)
-		go func() { done <- cmd.Wait() }()
-		defer func() {
-			select {
-			case <-done:
-			default:
-				cmd.Process.Kill()
-				<-done
-			}
-		}()
-
-		client := &http.Client{Timeout: time.Second}
-		deadline := time.Now().Add(15 * time.Second)
-		for {
-			resp, err := client.Get("http://" + addr + "/readyz")
-			if err == nil {
-				resp.Body.Close()
-				if resp.StatusCode == http.StatusOK {
-					break
-				}
-			}
-			select {
-			case err := <-done:
-				done <- err
-				t.Fatalf("serve exited before ready: %v\nstderr:\n%s", err, stderr.String())
-			default:
-			}
-			if time.Now().After(deadline) {
-				t.Fatalf("/readyz not 200 after 15 s\nstderr:\n%s", stderr.String())
-			}
-			time.Sleep(20 * time.Millisecond)
-		}
-
-		if err := cmd.Process.Signal(syscall.SIGTERM); err != nil {
-			t.Fatal(err)
-		}
-		select {
-		case err := <-done:
-			done <- err
-			if err != nil {
-				t.Errorf("serve after SIGTERM: %v, want exit status 0\nstderr:\n%s", err, stderr.String())
-			}
-		case <-time.After(10 * time.Second):
-			t.Fatalf("serve did not exit within 10 s of SIGTERM\nstderr:\n%s", stderr.String())
-		}
-		if !strings.Contains(stdout.String(), "curl") {
-			t.Errorf("serve stdout = %q, want the curl hint", stdout.String())
-		}
-		if !strings.Contains(stderr.String(), `"msg":"stopped"`) {
-			t.Errorf("serve stderr = %q, want a JSON log line with msg stopped", stderr.String())
+		if !strings.Contains(srv.stderr.String(), `"msg":"stopped"`) {
+			t.Errorf("serve stderr = %q, want a JSON log line with msg stopped", srv.stderr.String())
 		}
 	})
+}
+
+// TestBinarySIGHUP sends the built program a real SIGHUP, with and without
+// an access policy file: the server logs it and goes on serving, and a
+// SIGTERM then still drains and exits with status 0. SIGHUP's default action
+// ends a process at once, without the drain, and it is what a supervisor's
+// reload sends (systemd's ExecReload), so an operator who reloads a server
+// started without --access-policy must not lose it and its in-flight
+// requests.
+func TestBinarySIGHUP(t *testing.T) {
+	if runtime.GOOS == "windows" {
+		t.Skip("no SIGHUP on Windows")
+	}
+	bin := buildBinary(t)
+
+	tests := []struct {
+		name    string
+		policy  string // contents of the --access-policy file; "" means no flag
+		wantLog string
+	}{
+		{name: "no access policy", wantLog: `"msg":"SIGHUP ignored: no --access-policy to reload"`},
+		{name: "access policy", policy: "policies: []\n", wantLog: `"msg":"access policy reloaded"`},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			dir := t.TempDir()
+			args := []string{"--data-dir", dir, "--store", "memory:", "--log-format", "json"}
+			if tt.policy != "" {
+				path := filepath.Join(dir, "policy.yaml")
+				if err := os.WriteFile(path, []byte(tt.policy), 0o600); err != nil {
+					t.Fatal(err)
+				}
+				args = append(args, "--access-policy", path)
+			}
+			srv := startBinary(t, bin, args...)
+
+			if err := srv.cmd.Process.Signal(syscall.SIGHUP); err != nil {
+				t.Fatal(err)
+			}
+			for deadline := time.Now().Add(5 * time.Second); !strings.Contains(srv.stderr.String(), tt.wantLog); time.Sleep(10 * time.Millisecond) {
+				select {
+				case err := <-srv.done:
+					srv.done <- err
+					t.Fatalf("serve exited on SIGHUP: %v, want it to go on serving\nstderr:\n%s", err, srv.stderr.String())
+				default:
+				}
+				if time.Now().After(deadline) {
+					t.Fatalf("no log line %s within 5 s of SIGHUP\nstderr:\n%s", tt.wantLog, srv.stderr.String())
+				}
+			}
+			if err := srv.waitReady(); err != nil {
+				t.Errorf("/readyz after SIGHUP: %v, want the server still serving\nstderr:\n%s", err, srv.stderr.String())
+			}
+			srv.stop(t) // SIGTERM; wants exit status 0
+		})
+	}
 }

@@ -300,6 +300,14 @@ func runServe(ctx context.Context, args []string, getenv func(string) string, st
 		return err
 	}
 	log := newLogger(c, stderr)
+	// SIGHUP rereads the access policy (below). Taken over from the start,
+	// with or without a policy: its default action ends the process at
+	// once, without the drain, and `kill -HUP` is what a supervisor's
+	// reload (systemd's ExecReload) sends. A signal that arrives before
+	// the server answers waits in the channel.
+	hup := make(chan os.Signal, 1)
+	signal.Notify(hup, syscall.SIGHUP)
+	defer signal.Stop(hup)
 	loc, err := parseStoreURL(c.storeURL) // parseServeConfig has checked it
 	if err != nil {
 		return err
@@ -396,15 +404,10 @@ func runServe(ctx context.Context, args []string, getenv func(string) string, st
 		slog.Int("gogc", gogc), slog.Int("gomaxprocs", procs))
 	if accessPolicy != nil {
 		log.Info("access policy loaded", slog.String("path", c.accessPolicy), slog.Int("entries", accessPolicy.Policy().Len()))
-		// Registered before Serve: once the server answers, SIGHUP rereads
-		// the policy instead of stopping the process.
-		hup := make(chan os.Signal, 1)
-		signal.Notify(hup, syscall.SIGHUP)
-		defer signal.Stop(hup)
-		rctx, stopReload := context.WithCancel(ctx)
-		defer stopReload()
-		go reloadOnSignal(rctx, hup, accessPolicy, log)
 	}
+	rctx, stopReload := context.WithCancel(ctx)
+	defer stopReload()
+	go reloadOnSignal(rctx, hup, accessPolicy, log)
 	if dev != nil {
 		printDevHint(stdout, dev, vcfg.Issuer, c)
 	}
@@ -525,12 +528,18 @@ func selfCommand(arg0 string) string {
 
 // reloadOnSignal rereads the access policy file on every signal from sig
 // until ctx ends. A bad file is logged and the policy in force stays.
+// Without a policy file (f nil) there is nothing to reread: the signal is
+// logged and the server goes on serving.
 func reloadOnSignal(ctx context.Context, sig <-chan os.Signal, f *policy.File, log *slog.Logger) {
 	for {
 		select {
 		case <-ctx.Done():
 			return
 		case <-sig:
+		}
+		if f == nil {
+			log.Info("SIGHUP ignored: no --access-policy to reload")
+			continue
 		}
 		if err := f.Reload(); err != nil {
 			log.Error("access policy not reloaded, keeping the previous one", slog.String("path", f.Path()), slog.Any("error", err))
