@@ -1968,6 +1968,14 @@ type CreateOnlineMeetingResponse403Headers struct {
 	RequestID       *string
 }
 
+// CreateOnlineMeetingResponse408Headers the declared response headers of an HTTP 408 response for CreateOnlineMeeting
+type CreateOnlineMeetingResponse408Headers struct {
+	RetryAfter      *int
+	WWWAuthenticate *string
+	ClientRequestID *string
+	RequestID       *string
+}
+
 // CreateOnlineMeetingResponse413Headers the declared response headers of an HTTP 413 response for CreateOnlineMeeting
 type CreateOnlineMeetingResponse413Headers struct {
 	RetryAfter      *int
@@ -2019,6 +2027,8 @@ type CreateOnlineMeetingResponse struct {
 	JSON401 *Error
 	// JSON403 the response for an HTTP 403 `application/json` response
 	JSON403 *Error
+	// JSON408 the response for an HTTP 408 `application/json` response
+	JSON408 *Error
 	// JSON413 the response for an HTTP 413 `application/json` response
 	JSON413 *Error
 	// JSON415 the response for an HTTP 415 `application/json` response
@@ -2037,6 +2047,8 @@ type CreateOnlineMeetingResponse struct {
 	Headers401 *CreateOnlineMeetingResponse401Headers
 	// Headers403 the parsed response headers for an HTTP 403 response
 	Headers403 *CreateOnlineMeetingResponse403Headers
+	// Headers408 the parsed response headers for an HTTP 408 response
+	Headers408 *CreateOnlineMeetingResponse408Headers
 	// Headers413 the parsed response headers for an HTTP 413 response
 	Headers413 *CreateOnlineMeetingResponse413Headers
 	// Headers415 the parsed response headers for an HTTP 415 response
@@ -2067,6 +2079,11 @@ func (r CreateOnlineMeetingResponse) GetJSON401() *Error {
 // GetJSON403 returns the response for an HTTP 403 `application/json` response
 func (r CreateOnlineMeetingResponse) GetJSON403() *Error {
 	return r.JSON403
+}
+
+// GetJSON408 returns the response for an HTTP 408 `application/json` response
+func (r CreateOnlineMeetingResponse) GetJSON408() *Error {
+	return r.JSON408
 }
 
 // GetJSON413 returns the response for an HTTP 413 `application/json` response
@@ -2161,6 +2178,14 @@ type CreateOrGetOnlineMeetingResponse403Headers struct {
 	RequestID       *string
 }
 
+// CreateOrGetOnlineMeetingResponse408Headers the declared response headers of an HTTP 408 response for CreateOrGetOnlineMeeting
+type CreateOrGetOnlineMeetingResponse408Headers struct {
+	RetryAfter      *int
+	WWWAuthenticate *string
+	ClientRequestID *string
+	RequestID       *string
+}
+
 // CreateOrGetOnlineMeetingResponse413Headers the declared response headers of an HTTP 413 response for CreateOrGetOnlineMeeting
 type CreateOrGetOnlineMeetingResponse413Headers struct {
 	RetryAfter      *int
@@ -2214,6 +2239,8 @@ type CreateOrGetOnlineMeetingResponse struct {
 	JSON401 *Error
 	// JSON403 the response for an HTTP 403 `application/json` response
 	JSON403 *Error
+	// JSON408 the response for an HTTP 408 `application/json` response
+	JSON408 *Error
 	// JSON413 the response for an HTTP 413 `application/json` response
 	JSON413 *Error
 	// JSON415 the response for an HTTP 415 `application/json` response
@@ -2234,6 +2261,8 @@ type CreateOrGetOnlineMeetingResponse struct {
 	Headers401 *CreateOrGetOnlineMeetingResponse401Headers
 	// Headers403 the parsed response headers for an HTTP 403 response
 	Headers403 *CreateOrGetOnlineMeetingResponse403Headers
+	// Headers408 the parsed response headers for an HTTP 408 response
+	Headers408 *CreateOrGetOnlineMeetingResponse408Headers
 	// Headers413 the parsed response headers for an HTTP 413 response
 	Headers413 *CreateOrGetOnlineMeetingResponse413Headers
 	// Headers415 the parsed response headers for an HTTP 415 response
@@ -2269,6 +2298,11 @@ func (r CreateOrGetOnlineMeetingResponse) GetJSON401() *Error {
 // GetJSON403 returns the response for an HTTP 403 `application/json` response
 func (r CreateOrGetOnlineMeetingResponse) GetJSON403() *Error {
 	return r.JSON403
+}
+
+// GetJSON408 returns the response for an HTTP 408 `application/json` response
+func (r CreateOrGetOnlineMeetingResponse) GetJSON408() *Error {
+	return r.JSON408
 }
 
 // GetJSON413 returns the response for an HTTP 413 `application/json` response
@@ -2694,6 +2728,14 @@ type UpdateOnlineMeetingResponse404Headers struct {
 	RequestID       *string
 }
 
+// UpdateOnlineMeetingResponse408Headers the declared response headers of an HTTP 408 response for UpdateOnlineMeeting
+type UpdateOnlineMeetingResponse408Headers struct {
+	RetryAfter      *int
+	WWWAuthenticate *string
+	ClientRequestID *string
+	RequestID       *string
+}
+
 // UpdateOnlineMeetingResponse413Headers the declared response headers of an HTTP 413 response for UpdateOnlineMeeting
 type UpdateOnlineMeetingResponse413Headers struct {
 	RetryAfter      *int
@@ -2747,6 +2789,8 @@ type UpdateOnlineMeetingResponse struct {
 	JSON403 *Error
 	// JSON404 the response for an HTTP 404 `application/json` response
 	JSON404 *Error
+	// JSON408 the response for an HTTP 408 `application/json` response
+	JSON408 *Error
 	// JSON413 the response for an HTTP 413 `application/json` response
 	JSON413 *Error
 	// JSON415 the response for an HTTP 415 `application/json` response
@@ -2767,6 +2811,8 @@ type UpdateOnlineMeetingResponse struct {
 	Headers403 *UpdateOnlineMeetingResponse403Headers
 	// Headers404 the parsed response headers for an HTTP 404 response
 	Headers404 *UpdateOnlineMeetingResponse404Headers
+	// Headers408 the parsed response headers for an HTTP 408 response
+	Headers408 *UpdateOnlineMeetingResponse408Headers
 	// Headers413 the parsed response headers for an HTTP 413 response
 	Headers413 *UpdateOnlineMeetingResponse413Headers
 	// Headers415 the parsed response headers for an HTTP 415 response
@@ -2802,6 +2848,11 @@ func (r UpdateOnlineMeetingResponse) GetJSON403() *Error {
 // GetJSON404 returns the response for an HTTP 404 `application/json` response
 func (r UpdateOnlineMeetingResponse) GetJSON404() *Error {
 	return r.JSON404
+}
+
+// GetJSON408 returns the response for an HTTP 408 `application/json` response
+func (r UpdateOnlineMeetingResponse) GetJSON408() *Error {
+	return r.JSON408
 }
 
 // GetJSON413 returns the response for an HTTP 413 `application/json` response
@@ -3066,6 +3117,14 @@ type CreateUserOnlineMeetingResponse404Headers struct {
 	RequestID       *string
 }
 
+// CreateUserOnlineMeetingResponse408Headers the declared response headers of an HTTP 408 response for CreateUserOnlineMeeting
+type CreateUserOnlineMeetingResponse408Headers struct {
+	RetryAfter      *int
+	WWWAuthenticate *string
+	ClientRequestID *string
+	RequestID       *string
+}
+
 // CreateUserOnlineMeetingResponse413Headers the declared response headers of an HTTP 413 response for CreateUserOnlineMeeting
 type CreateUserOnlineMeetingResponse413Headers struct {
 	RetryAfter      *int
@@ -3119,6 +3178,8 @@ type CreateUserOnlineMeetingResponse struct {
 	JSON403 *Error
 	// JSON404 the response for an HTTP 404 `application/json` response
 	JSON404 *Error
+	// JSON408 the response for an HTTP 408 `application/json` response
+	JSON408 *Error
 	// JSON413 the response for an HTTP 413 `application/json` response
 	JSON413 *Error
 	// JSON415 the response for an HTTP 415 `application/json` response
@@ -3139,6 +3200,8 @@ type CreateUserOnlineMeetingResponse struct {
 	Headers403 *CreateUserOnlineMeetingResponse403Headers
 	// Headers404 the parsed response headers for an HTTP 404 response
 	Headers404 *CreateUserOnlineMeetingResponse404Headers
+	// Headers408 the parsed response headers for an HTTP 408 response
+	Headers408 *CreateUserOnlineMeetingResponse408Headers
 	// Headers413 the parsed response headers for an HTTP 413 response
 	Headers413 *CreateUserOnlineMeetingResponse413Headers
 	// Headers415 the parsed response headers for an HTTP 415 response
@@ -3174,6 +3237,11 @@ func (r CreateUserOnlineMeetingResponse) GetJSON403() *Error {
 // GetJSON404 returns the response for an HTTP 404 `application/json` response
 func (r CreateUserOnlineMeetingResponse) GetJSON404() *Error {
 	return r.JSON404
+}
+
+// GetJSON408 returns the response for an HTTP 408 `application/json` response
+func (r CreateUserOnlineMeetingResponse) GetJSON408() *Error {
+	return r.JSON408
 }
 
 // GetJSON413 returns the response for an HTTP 413 `application/json` response
@@ -3276,6 +3344,14 @@ type CreateOrGetUserOnlineMeetingResponse404Headers struct {
 	RequestID       *string
 }
 
+// CreateOrGetUserOnlineMeetingResponse408Headers the declared response headers of an HTTP 408 response for CreateOrGetUserOnlineMeeting
+type CreateOrGetUserOnlineMeetingResponse408Headers struct {
+	RetryAfter      *int
+	WWWAuthenticate *string
+	ClientRequestID *string
+	RequestID       *string
+}
+
 // CreateOrGetUserOnlineMeetingResponse413Headers the declared response headers of an HTTP 413 response for CreateOrGetUserOnlineMeeting
 type CreateOrGetUserOnlineMeetingResponse413Headers struct {
 	RetryAfter      *int
@@ -3331,6 +3407,8 @@ type CreateOrGetUserOnlineMeetingResponse struct {
 	JSON403 *Error
 	// JSON404 the response for an HTTP 404 `application/json` response
 	JSON404 *Error
+	// JSON408 the response for an HTTP 408 `application/json` response
+	JSON408 *Error
 	// JSON413 the response for an HTTP 413 `application/json` response
 	JSON413 *Error
 	// JSON415 the response for an HTTP 415 `application/json` response
@@ -3353,6 +3431,8 @@ type CreateOrGetUserOnlineMeetingResponse struct {
 	Headers403 *CreateOrGetUserOnlineMeetingResponse403Headers
 	// Headers404 the parsed response headers for an HTTP 404 response
 	Headers404 *CreateOrGetUserOnlineMeetingResponse404Headers
+	// Headers408 the parsed response headers for an HTTP 408 response
+	Headers408 *CreateOrGetUserOnlineMeetingResponse408Headers
 	// Headers413 the parsed response headers for an HTTP 413 response
 	Headers413 *CreateOrGetUserOnlineMeetingResponse413Headers
 	// Headers415 the parsed response headers for an HTTP 415 response
@@ -3393,6 +3473,11 @@ func (r CreateOrGetUserOnlineMeetingResponse) GetJSON403() *Error {
 // GetJSON404 returns the response for an HTTP 404 `application/json` response
 func (r CreateOrGetUserOnlineMeetingResponse) GetJSON404() *Error {
 	return r.JSON404
+}
+
+// GetJSON408 returns the response for an HTTP 408 `application/json` response
+func (r CreateOrGetUserOnlineMeetingResponse) GetJSON408() *Error {
+	return r.JSON408
 }
 
 // GetJSON413 returns the response for an HTTP 413 `application/json` response
@@ -3818,6 +3903,14 @@ type UpdateUserOnlineMeetingResponse404Headers struct {
 	RequestID       *string
 }
 
+// UpdateUserOnlineMeetingResponse408Headers the declared response headers of an HTTP 408 response for UpdateUserOnlineMeeting
+type UpdateUserOnlineMeetingResponse408Headers struct {
+	RetryAfter      *int
+	WWWAuthenticate *string
+	ClientRequestID *string
+	RequestID       *string
+}
+
 // UpdateUserOnlineMeetingResponse413Headers the declared response headers of an HTTP 413 response for UpdateUserOnlineMeeting
 type UpdateUserOnlineMeetingResponse413Headers struct {
 	RetryAfter      *int
@@ -3871,6 +3964,8 @@ type UpdateUserOnlineMeetingResponse struct {
 	JSON403 *Error
 	// JSON404 the response for an HTTP 404 `application/json` response
 	JSON404 *Error
+	// JSON408 the response for an HTTP 408 `application/json` response
+	JSON408 *Error
 	// JSON413 the response for an HTTP 413 `application/json` response
 	JSON413 *Error
 	// JSON415 the response for an HTTP 415 `application/json` response
@@ -3891,6 +3986,8 @@ type UpdateUserOnlineMeetingResponse struct {
 	Headers403 *UpdateUserOnlineMeetingResponse403Headers
 	// Headers404 the parsed response headers for an HTTP 404 response
 	Headers404 *UpdateUserOnlineMeetingResponse404Headers
+	// Headers408 the parsed response headers for an HTTP 408 response
+	Headers408 *UpdateUserOnlineMeetingResponse408Headers
 	// Headers413 the parsed response headers for an HTTP 413 response
 	Headers413 *UpdateUserOnlineMeetingResponse413Headers
 	// Headers415 the parsed response headers for an HTTP 415 response
@@ -3926,6 +4023,11 @@ func (r UpdateUserOnlineMeetingResponse) GetJSON403() *Error {
 // GetJSON404 returns the response for an HTTP 404 `application/json` response
 func (r UpdateUserOnlineMeetingResponse) GetJSON404() *Error {
 	return r.JSON404
+}
+
+// GetJSON408 returns the response for an HTTP 408 `application/json` response
+func (r UpdateUserOnlineMeetingResponse) GetJSON408() *Error {
+	return r.JSON408
 }
 
 // GetJSON413 returns the response for an HTTP 413 `application/json` response
@@ -4592,6 +4694,13 @@ func ParseCreateOnlineMeetingResponse(rsp *http.Response) (*CreateOnlineMeetingR
 		}
 		response.JSON403 = &dest
 
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 408:
+		var dest Error
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON408 = &dest
+
 	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 413:
 		var dest Error
 		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
@@ -4747,6 +4856,37 @@ func ParseCreateOnlineMeetingResponse(rsp *http.Response) (*CreateOnlineMeetingR
 			headers.RequestID = &value
 		}
 		response.Headers403 = &headers
+	case rsp.StatusCode == 408:
+		var headers CreateOnlineMeetingResponse408Headers
+		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RetryAfter = &value
+		}
+		if values := rsp.Header.Values("WWW-Authenticate"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "WWW-Authenticate", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.WWWAuthenticate = &value
+		}
+		if values := rsp.Header.Values("client-request-id"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "client-request-id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.ClientRequestID = &value
+		}
+		if values := rsp.Header.Values("request-id"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "request-id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RequestID = &value
+		}
+		response.Headers408 = &headers
 	case rsp.StatusCode == 413:
 		var headers CreateOnlineMeetingResponse413Headers
 		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
@@ -4956,6 +5096,13 @@ func ParseCreateOrGetOnlineMeetingResponse(rsp *http.Response) (*CreateOrGetOnli
 		}
 		response.JSON403 = &dest
 
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 408:
+		var dest Error
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON408 = &dest
+
 	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 413:
 		var dest Error
 		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
@@ -5135,6 +5282,37 @@ func ParseCreateOrGetOnlineMeetingResponse(rsp *http.Response) (*CreateOrGetOnli
 			headers.RequestID = &value
 		}
 		response.Headers403 = &headers
+	case rsp.StatusCode == 408:
+		var headers CreateOrGetOnlineMeetingResponse408Headers
+		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RetryAfter = &value
+		}
+		if values := rsp.Header.Values("WWW-Authenticate"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "WWW-Authenticate", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.WWWAuthenticate = &value
+		}
+		if values := rsp.Header.Values("client-request-id"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "client-request-id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.ClientRequestID = &value
+		}
+		if values := rsp.Header.Values("request-id"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "request-id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RequestID = &value
+		}
+		response.Headers408 = &headers
 	case rsp.StatusCode == 413:
 		var headers CreateOrGetOnlineMeetingResponse413Headers
 		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
@@ -5971,6 +6149,13 @@ func ParseUpdateOnlineMeetingResponse(rsp *http.Response) (*UpdateOnlineMeetingR
 		}
 		response.JSON404 = &dest
 
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 408:
+		var dest Error
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON408 = &dest
+
 	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 413:
 		var dest Error
 		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
@@ -6157,6 +6342,37 @@ func ParseUpdateOnlineMeetingResponse(rsp *http.Response) (*UpdateOnlineMeetingR
 			headers.RequestID = &value
 		}
 		response.Headers404 = &headers
+	case rsp.StatusCode == 408:
+		var headers UpdateOnlineMeetingResponse408Headers
+		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RetryAfter = &value
+		}
+		if values := rsp.Header.Values("WWW-Authenticate"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "WWW-Authenticate", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.WWWAuthenticate = &value
+		}
+		if values := rsp.Header.Values("client-request-id"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "client-request-id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.ClientRequestID = &value
+		}
+		if values := rsp.Header.Values("request-id"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "request-id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RequestID = &value
+		}
+		response.Headers408 = &headers
 	case rsp.StatusCode == 413:
 		var headers UpdateOnlineMeetingResponse413Headers
 		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
@@ -6685,6 +6901,13 @@ func ParseCreateUserOnlineMeetingResponse(rsp *http.Response) (*CreateUserOnline
 		}
 		response.JSON404 = &dest
 
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 408:
+		var dest Error
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON408 = &dest
+
 	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 413:
 		var dest Error
 		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
@@ -6871,6 +7094,37 @@ func ParseCreateUserOnlineMeetingResponse(rsp *http.Response) (*CreateUserOnline
 			headers.RequestID = &value
 		}
 		response.Headers404 = &headers
+	case rsp.StatusCode == 408:
+		var headers CreateUserOnlineMeetingResponse408Headers
+		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RetryAfter = &value
+		}
+		if values := rsp.Header.Values("WWW-Authenticate"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "WWW-Authenticate", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.WWWAuthenticate = &value
+		}
+		if values := rsp.Header.Values("client-request-id"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "client-request-id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.ClientRequestID = &value
+		}
+		if values := rsp.Header.Values("request-id"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "request-id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RequestID = &value
+		}
+		response.Headers408 = &headers
 	case rsp.StatusCode == 413:
 		var headers CreateUserOnlineMeetingResponse413Headers
 		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
@@ -7087,6 +7341,13 @@ func ParseCreateOrGetUserOnlineMeetingResponse(rsp *http.Response) (*CreateOrGet
 		}
 		response.JSON404 = &dest
 
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 408:
+		var dest Error
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON408 = &dest
+
 	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 413:
 		var dest Error
 		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
@@ -7297,6 +7558,37 @@ func ParseCreateOrGetUserOnlineMeetingResponse(rsp *http.Response) (*CreateOrGet
 			headers.RequestID = &value
 		}
 		response.Headers404 = &headers
+	case rsp.StatusCode == 408:
+		var headers CreateOrGetUserOnlineMeetingResponse408Headers
+		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RetryAfter = &value
+		}
+		if values := rsp.Header.Values("WWW-Authenticate"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "WWW-Authenticate", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.WWWAuthenticate = &value
+		}
+		if values := rsp.Header.Values("client-request-id"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "client-request-id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.ClientRequestID = &value
+		}
+		if values := rsp.Header.Values("request-id"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "request-id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RequestID = &value
+		}
+		response.Headers408 = &headers
 	case rsp.StatusCode == 413:
 		var headers CreateOrGetUserOnlineMeetingResponse413Headers
 		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
@@ -8133,6 +8425,13 @@ func ParseUpdateUserOnlineMeetingResponse(rsp *http.Response) (*UpdateUserOnline
 		}
 		response.JSON404 = &dest
 
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 408:
+		var dest Error
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON408 = &dest
+
 	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 413:
 		var dest Error
 		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
@@ -8319,6 +8618,37 @@ func ParseUpdateUserOnlineMeetingResponse(rsp *http.Response) (*UpdateUserOnline
 			headers.RequestID = &value
 		}
 		response.Headers404 = &headers
+	case rsp.StatusCode == 408:
+		var headers UpdateUserOnlineMeetingResponse408Headers
+		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RetryAfter = &value
+		}
+		if values := rsp.Header.Values("WWW-Authenticate"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "WWW-Authenticate", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.WWWAuthenticate = &value
+		}
+		if values := rsp.Header.Values("client-request-id"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "client-request-id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.ClientRequestID = &value
+		}
+		if values := rsp.Header.Values("request-id"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "request-id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RequestID = &value
+		}
+		response.Headers408 = &headers
 	case rsp.StatusCode == 413:
 		var headers UpdateUserOnlineMeetingResponse413Headers
 		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {

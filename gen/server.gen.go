@@ -3026,6 +3026,42 @@ func (response CreateOnlineMeeting403JSONResponse) VisitCreateOnlineMeetingRespo
 	return err
 }
 
+type CreateOnlineMeeting408ResponseHeaders struct {
+	RetryAfter      *int
+	WWWAuthenticate *string
+	ClientRequestID *string
+	RequestID       *string
+}
+
+type CreateOnlineMeeting408JSONResponse struct {
+	Body    OdataError
+	Headers CreateOnlineMeeting408ResponseHeaders
+}
+
+func (response CreateOnlineMeeting408JSONResponse) VisitCreateOnlineMeetingResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	if response.Headers.RetryAfter != nil {
+		w.Header().Set("Retry-After", fmt.Sprint(*response.Headers.RetryAfter))
+	}
+	if response.Headers.WWWAuthenticate != nil {
+		w.Header().Set("WWW-Authenticate", fmt.Sprint(*response.Headers.WWWAuthenticate))
+	}
+	if response.Headers.ClientRequestID != nil {
+		w.Header().Set("client-request-id", fmt.Sprint(*response.Headers.ClientRequestID))
+	}
+	if response.Headers.RequestID != nil {
+		w.Header().Set("request-id", fmt.Sprint(*response.Headers.RequestID))
+	}
+	w.WriteHeader(408)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
 type CreateOnlineMeeting413ResponseHeaders struct {
 	RetryAfter      *int
 	WWWAuthenticate *string
@@ -3357,6 +3393,42 @@ func (response CreateOrGetOnlineMeeting403JSONResponse) VisitCreateOrGetOnlineMe
 		w.Header().Set("request-id", fmt.Sprint(*response.Headers.RequestID))
 	}
 	w.WriteHeader(403)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type CreateOrGetOnlineMeeting408ResponseHeaders struct {
+	RetryAfter      *int
+	WWWAuthenticate *string
+	ClientRequestID *string
+	RequestID       *string
+}
+
+type CreateOrGetOnlineMeeting408JSONResponse struct {
+	Body    OdataError
+	Headers CreateOrGetOnlineMeeting408ResponseHeaders
+}
+
+func (response CreateOrGetOnlineMeeting408JSONResponse) VisitCreateOrGetOnlineMeetingResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	if response.Headers.RetryAfter != nil {
+		w.Header().Set("Retry-After", fmt.Sprint(*response.Headers.RetryAfter))
+	}
+	if response.Headers.WWWAuthenticate != nil {
+		w.Header().Set("WWW-Authenticate", fmt.Sprint(*response.Headers.WWWAuthenticate))
+	}
+	if response.Headers.ClientRequestID != nil {
+		w.Header().Set("client-request-id", fmt.Sprint(*response.Headers.ClientRequestID))
+	}
+	if response.Headers.RequestID != nil {
+		w.Header().Set("request-id", fmt.Sprint(*response.Headers.RequestID))
+	}
+	w.WriteHeader(408)
 	_, err := buf.WriteTo(w)
 	return err
 }
@@ -4246,6 +4318,42 @@ func (response UpdateOnlineMeeting404JSONResponse) VisitUpdateOnlineMeetingRespo
 	return err
 }
 
+type UpdateOnlineMeeting408ResponseHeaders struct {
+	RetryAfter      *int
+	WWWAuthenticate *string
+	ClientRequestID *string
+	RequestID       *string
+}
+
+type UpdateOnlineMeeting408JSONResponse struct {
+	Body    OdataError
+	Headers UpdateOnlineMeeting408ResponseHeaders
+}
+
+func (response UpdateOnlineMeeting408JSONResponse) VisitUpdateOnlineMeetingResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	if response.Headers.RetryAfter != nil {
+		w.Header().Set("Retry-After", fmt.Sprint(*response.Headers.RetryAfter))
+	}
+	if response.Headers.WWWAuthenticate != nil {
+		w.Header().Set("WWW-Authenticate", fmt.Sprint(*response.Headers.WWWAuthenticate))
+	}
+	if response.Headers.ClientRequestID != nil {
+		w.Header().Set("client-request-id", fmt.Sprint(*response.Headers.ClientRequestID))
+	}
+	if response.Headers.RequestID != nil {
+		w.Header().Set("request-id", fmt.Sprint(*response.Headers.RequestID))
+	}
+	w.WriteHeader(408)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
 type UpdateOnlineMeeting413ResponseHeaders struct {
 	RetryAfter      *int
 	WWWAuthenticate *string
@@ -4871,6 +4979,42 @@ func (response CreateUserOnlineMeeting404JSONResponse) VisitCreateUserOnlineMeet
 	return err
 }
 
+type CreateUserOnlineMeeting408ResponseHeaders struct {
+	RetryAfter      *int
+	WWWAuthenticate *string
+	ClientRequestID *string
+	RequestID       *string
+}
+
+type CreateUserOnlineMeeting408JSONResponse struct {
+	Body    OdataError
+	Headers CreateUserOnlineMeeting408ResponseHeaders
+}
+
+func (response CreateUserOnlineMeeting408JSONResponse) VisitCreateUserOnlineMeetingResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	if response.Headers.RetryAfter != nil {
+		w.Header().Set("Retry-After", fmt.Sprint(*response.Headers.RetryAfter))
+	}
+	if response.Headers.WWWAuthenticate != nil {
+		w.Header().Set("WWW-Authenticate", fmt.Sprint(*response.Headers.WWWAuthenticate))
+	}
+	if response.Headers.ClientRequestID != nil {
+		w.Header().Set("client-request-id", fmt.Sprint(*response.Headers.ClientRequestID))
+	}
+	if response.Headers.RequestID != nil {
+		w.Header().Set("request-id", fmt.Sprint(*response.Headers.RequestID))
+	}
+	w.WriteHeader(408)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
 type CreateUserOnlineMeeting413ResponseHeaders struct {
 	RetryAfter      *int
 	WWWAuthenticate *string
@@ -5239,6 +5383,42 @@ func (response CreateOrGetUserOnlineMeeting404JSONResponse) VisitCreateOrGetUser
 		w.Header().Set("request-id", fmt.Sprint(*response.Headers.RequestID))
 	}
 	w.WriteHeader(404)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type CreateOrGetUserOnlineMeeting408ResponseHeaders struct {
+	RetryAfter      *int
+	WWWAuthenticate *string
+	ClientRequestID *string
+	RequestID       *string
+}
+
+type CreateOrGetUserOnlineMeeting408JSONResponse struct {
+	Body    OdataError
+	Headers CreateOrGetUserOnlineMeeting408ResponseHeaders
+}
+
+func (response CreateOrGetUserOnlineMeeting408JSONResponse) VisitCreateOrGetUserOnlineMeetingResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	if response.Headers.RetryAfter != nil {
+		w.Header().Set("Retry-After", fmt.Sprint(*response.Headers.RetryAfter))
+	}
+	if response.Headers.WWWAuthenticate != nil {
+		w.Header().Set("WWW-Authenticate", fmt.Sprint(*response.Headers.WWWAuthenticate))
+	}
+	if response.Headers.ClientRequestID != nil {
+		w.Header().Set("client-request-id", fmt.Sprint(*response.Headers.ClientRequestID))
+	}
+	if response.Headers.RequestID != nil {
+		w.Header().Set("request-id", fmt.Sprint(*response.Headers.RequestID))
+	}
+	w.WriteHeader(408)
 	_, err := buf.WriteTo(w)
 	return err
 }
@@ -6131,6 +6311,42 @@ func (response UpdateUserOnlineMeeting404JSONResponse) VisitUpdateUserOnlineMeet
 	return err
 }
 
+type UpdateUserOnlineMeeting408ResponseHeaders struct {
+	RetryAfter      *int
+	WWWAuthenticate *string
+	ClientRequestID *string
+	RequestID       *string
+}
+
+type UpdateUserOnlineMeeting408JSONResponse struct {
+	Body    OdataError
+	Headers UpdateUserOnlineMeeting408ResponseHeaders
+}
+
+func (response UpdateUserOnlineMeeting408JSONResponse) VisitUpdateUserOnlineMeetingResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	if response.Headers.RetryAfter != nil {
+		w.Header().Set("Retry-After", fmt.Sprint(*response.Headers.RetryAfter))
+	}
+	if response.Headers.WWWAuthenticate != nil {
+		w.Header().Set("WWW-Authenticate", fmt.Sprint(*response.Headers.WWWAuthenticate))
+	}
+	if response.Headers.ClientRequestID != nil {
+		w.Header().Set("client-request-id", fmt.Sprint(*response.Headers.ClientRequestID))
+	}
+	if response.Headers.RequestID != nil {
+		w.Header().Set("request-id", fmt.Sprint(*response.Headers.RequestID))
+	}
+	w.WriteHeader(408)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
 type UpdateUserOnlineMeeting413ResponseHeaders struct {
 	RetryAfter      *int
 	WWWAuthenticate *string
@@ -6819,160 +7035,160 @@ func (sh *strictHandler) UpdateUserOnlineMeeting(ctx *echo.Context, userID UserI
 // times slower for the Go compiler than parsing a slice literal.
 var swaggerSpec = []string{
 	"7H3tchs3suiroHhSZWkzpChZdiKpTtVVZCerXSf2seR11Q1dl+BMk8R6CEwAjGRuSlXn132A+xDnwfZJ",
-	"bjWA+SIx5AxJ2XKiP4nFwUej0d3oLzR+74RilggOXKvO6e+dKdAIpPlnGDPg+i38loLSlxH+FIEKJUs0",
-	"E7xz2rmeArGNnij3j660zbssIrdT4IRpcksVoWEIiaajGAIi9BTkLVNA4LeUxkQLUvTqdYKOCqcwozif",
-	"nifQOe0oLRmfdO7ugk4iYQwSeAjnSRIz8IA1ZDyM0wi6Kf/IxS3vAk9n3RnMRiDV0IKlp5BN+kSRN2ZQ",
-	"YtdOqPoIERkLSZheB46sx8454XBLfnp3+cKMBTcg59mcZ4TGShDGCUgpJPnb1etfCFWEcQ7yJf7Ua44S",
-	"CVrOz8ca5DIQrzk5PjohlEfkWf8pETyeB2bxt1MRA1EQCh4pskc1iYEqTQ73cT9uKdNkBGMhEU1azhmf",
-	"VMGYMc5m6axzehhkIDGuYQLSwHR7e3ue6ilwzUKqwQ9Y/9ABNPwBqAQ5DIiQ2R8WM/856DB+Q2MW/R8t",
-	"PgIfdIYGm5SYP4meUk3GlMUQEdOM4virMYZURCWdgW5K6OcZdU+Ag6QaIsIiskft7jJFJIRiNgMeQbRP",
-	"IJwKbJFRmUoEV2D2INvwAccdDxDVoZASYqpzelQ98tKOkDHQFBlIk5nA/Tn6noRTKmmI0BMxJr+ed/83",
-	"7f6r3z3pfugNeCfoMITZEnMn6HA6w+Uv8ecaqhqz2EtRw78Jxt/D6J2MCfxGnvz+z/zvuydDs4H4y88A",
-	"mvHJZXQFGv+hDiq/2q4sunsyHPA9xFPMNEgaI4oU45MYyG+p0KACQu2/COOKRYAIiUQ6iiHa7xEUQb+l",
-	"yFkWdNyMCEIRQTTggocW7eXxUdxRCRGBTzTU8ZzcMj01LZQW0pJRCqfk3dtXXeA4UolfzDc3sNmdUcri",
-	"COfFNu/eviKjOZlSHgVklGqSUKUQ3pTbkSLccOqIydKu/aDsIga8IEzCtIJ4jFRWUJ3rGQlQ+4ZZuNBT",
-	"nH5GdTgFVdp/M2Cx/d+4/azwMP30CvhETzun3x+eHAUeKphlG+aX/ixCCsS1Cx4zDm5/yZ5I6G8pnKFM",
-	"k6BTySFC1IQSqIb9HnkDMkRydBhmOmOXhOrp6YD/JGkyfaIIixShEsiIKnh+bDZzRudkKuKIDA+GARl+",
-	"OzS/Dv9zWFo8jlKsvViEFdhMQtQ51TKFGmw8OzwKas+e1geORYAicCPiGzwCCX4n7juhERIGRfk94EM3",
-	"xI+pTiX8A8ltSPagN+kRiQQ4DIWQE8rZv4y4jMVoNCcqFAmQIeM3TEM03Ees6ynMEXNnA44ELlKNSDa/",
-	"SqARNvHNFeAHg3xDZCvkiT0z1wgRBTGEehljF2I2o10FCbV0nUiRgNRzgoMrqxEg0sgei5ClaXxL5wUp",
-	"7ffqqNxNWLOvx/2T576NVR9ZYs4TzzllCJkkdGK4HBudkVRZofC/REQ17XH4pF8x/jHjhUTCDROpwl5g",
-	"jnVNmKqHOZ+9BuzD/tGxD2wtkmWA3+Cciv0LMmhSblkfIhIzpQNyiPg9OTkhexGMaRprctjv16MUZykD",
-	"NhZyRrU9758edQKE1KoCJycnwTrFIFUg66SJGP0TQl06WvfzNSiQKIJJRvyGwIljbNXz872bqyHTP/fg",
-	"uNDwfhARA6MtVCTdhRFoP4hojp9CwTVwQ+8UtdPQaCMH/1TCUBZ8orMkNsoQ8OgF1XDNDKBH/cOTbv+7",
-	"7uHR9eGz037/9Olx7+j4+fHJ4VG3/91pv48boKnUNX2OT5+6PsfHJ4fPij6pwWjntPMOEXhtVCYHeeeu",
-	"jIdvJIw7p53/OCisgQP7VR14FmxRs7yDbkOMXmMa9sgVyBuQXXHLCz5noJCzA1LoDgFqNfqSj0VA/v3f",
-	"/7NvxDwXqIUSBdwo4tVtvAt8W/Fa/gR6+/046nf7R93+8+v+0enhyenRYe/ps6Pjk+Nn3/b7FrfwSYPk",
-	"NEZi7nwHo++Pnj8dd6M+9LvHh8cn3dHoMOwejvvH3z3vf/80fPbcu4fFPIenx955ij20C9zJ/hks1W1i",
-	"SQdx7BcWnQgNsekZKdZvFWC7Neu36V0S7YRjEHMn3f4JcszTp6dP+73vnx0/f/rs6QqOKfoc1/XJsf0G",
-	"NaoM2eTK/b4Z0u2aa/FdMAXyzZTyCZwZy4ik2NGoDIKD8iDXCChrYBjhZKyLBohtuAic3ZijPtjPyc8s",
-	"lEKJsXYqg5kdoSx5Ed6i+djNzVPfdK71QcmQvQs679+/7y7akKt6L5qcd4HH5lkzxqIlWMj/Bp0LX4BB",
-	"FhcXxR5UMfcCYtCWWZb8LV8I2gq97o6AKqOuPjRKqmemMVv/SwlFb3LvT7fk/lm1zGV/0Zemi6o4FnEM",
-	"oUXGfeC8GP+tExN+TjaaqhhXNKo/NN7NiRZ9PkJ3E1qPxTiN4z8X2efnplkPjWNxC9ErtF7PoxnTGuRb",
-	"EdsjrIq3WXbE9CaIo15916CDZnXn9NdObiGf8+hCvM7+Uuc8eiNBATeOv6C2XSfoLJvGnQ9L5kFQv5BL",
-	"nqR6i9UYqkBI0WuSe4z2lsFC5QvVZGp9U0Vb1J8VcGsr7wwzXiSkEcOzzhKcOz7WrHupS9Ap1CDHlfYj",
-	"1EYe8hZLbqiMt3DpPI1j1KAy268KftD51BUzpmGW6HnndExjhRprxGjM+DsZ+3zB6ObTwkyXKcHxvEvD",
-	"EJRiqKvdwsgKVOPhQ/lCGVcEB+0yThi3JrRzVG8EoBZx/KME+CVFJ5IfQdimO5YAhJtWOTgcQq2yJZzj",
-	"VpCLAplvpLhhEcgdwebh6VdMabNhCwAqCyGVQCKmkpjOCzd6ZllaJxfChvMqj9upFmoqJZ2vAnodMr8A",
-	"Hhvh8Iuj7y5vJHIzaSSi+bX5cZ0wyFsWckrDJ41HoJ7FXpEzkoJGIVXanbiIfER6g8nqehaTSxHDpTrX",
-	"GngEUEhDw7HYDiN5gkPzY6Ju0oanRF33ezokGq+/yVIvqFlVFgVqv9jFARYPCqZci5ccidZzWFzyyFiE",
-	"CkM2egqShLaHDS2A7beCTUdCxEB5HZ+qBP1qryifpHQCfvFh25DYNdpcJkjKVWx2IptQ+WcstcynVWQv",
-	"TVBgPd//LCJg9Vbm1E+jiOEHGr8pba0ZN9iOWrwc0luiIefH115x9TqxsJHXL6imBBsRyrnQ1DrC2IQL",
-	"5/nKOOg/2hK1j5PWE/b77ch5c9Jd8JqvpuR7o9rVvnsD5aVt+3wNRTei3s1FWNYTAy6JhNCEvEzY+Rro",
-	"TJGY3QCBG+Ba7S8Tp7MRykccjePX487pr6tt0tqj7u5DsOSQGjNuBKQgIeXGL2/0hkUAfWTlFVQZTW4O",
-	"7iKPLEPtWhCV4VeMCd0cZJafeW8hEVK3OFCo60ik6Ynn7dbHClP/hfYzE/ycR+dc3YJsAdF/DdJ+/+j5",
-	"+Y5AeQuhkBHjkxYgyKzPjmD4B4tAvOYvYEZ51AIO1MIFEZxEpucOoGkjLu7jlHvox9vKc23n8sxieKdC",
-	"7T4EWB2Yi1LMC01j2fR+FxKppfR5v5XMaShf3m8nVVpIkPe7kBteGRHSOM5Xul6PqDQne5zesIlVjTSV",
-	"E9BnxqhTGGA32VV6ypT9U3r0CBvELQVRl6JSVLt0OTYDQjW5nbJw6pIYMygwmdeNhFPkySAR1dDFjp0G",
-	"+iDwbcEAHqnN52c1LsWUM0z2YRFwzcbM+m6Weq/JiVsaxJsi12sCZ75eF0n0OiSvXeahm6XAkQtsNJip",
-	"jlavURs3UzUj1qL9F6VWXYDxRcm1gAOx8Ocg2WLNLWi2tGFbEq3LIWpArlnLRcKbgVJ0Aq1QRYnrRRgn",
-	"tJQWYTUNTOngEG/s9JGQxPOLKcX86ZXAXb4opEASzzOoNp5YTyXQqDkqXGa+6YWoWEDEhnCs2uhdaNdF",
-	"4lmmTWtRTnn6Agp1Tp0fvMx8nxRa8qocPXve6JDanjpbT3oPlLmY/72h+HkL2CLMbYf1tFfp4fX+XMMn",
-	"/ZrH8ybWrskbw/iJzZs2ttZiFAhn3aXtu7iKXXFlecyHYusu7VitjVu/a+93v1f+fYlFGhmj55JrkCJp",
-	"eDZ6uy0dlEICfrD5u3WBcuPmxKblsDehI7yQgAa5vTsjRTqZEjOvM7uYnXnzows45frvMK/xM5vP5CPM",
-	"jWjY5cxmlGuIYX0Kg51QV9oSFu0YpMaUsRO29Q38YHjXS9jeM3Zz4l48z/rH3zc50JrS60bH5fY0ucG0",
-	"PrqzR7KerxdCWUuyRzkRCXCz5WcuVY5GkXJIuYzs1UrXPku7QDmaZTN67EuXIfELndWEvVwDcyMp01uy",
-	"OTaWDT4r7p1XWSlPR/ayOzBPVHFJZn8LKKqoqrvb52ZPXLOAnJ/bu8yF9vSSa0lRs0PoVDML0e3aSkJv",
-	"jfCV1LYLwZaN9VBkWc5JPvHViroXWNveNtvYIVFc4ird3dpIaG1IphvN1Ygody4Fr0A3F4RXoBdlodUf",
-	"jbK4kACmIPs/176YcpHo3Dy+kVPccgwDkVQak1ClRMiKOLfx9dmbQ97wRgQ3LISdgWKHaw0FUurOYMDB",
-	"WkKwhlR2KcWuQD80QYbM4LWltqHVuqDbAsHulChXzWnH3CH1rZosk7xNyCwvPLK8yS7/P69UgQxuaGLZ",
-	"ae+7YFBXM6bUrPAL2TsqXh925K0j8j6r5mILqUxpkgCHKED17931hSHy+Xw+7/78czeKrv/619PZ7FQp",
-	"sscFGUvLigHhgvxLcDCSMr9ziBcGn3f7z7qHh9f970+ffXf69LuO1wG2ermt1undHA2z7MLkGvbOWnrS",
-	"6f1X0VwmPX7MoMNBNtYt3VhZ5m/DyHmWAeynYyNWHHAr4gMNTV9vdZL1qPV3W85GfUOVCkUEb/OLmg3S",
-	"h0jiepXv0qIbGmc1zlszMTE1R1KF/6zAs3laTWUYP3lkk1++QIhGRq74gNs7fEoiNmFakSlI8NonEmhk",
-	"fWItaCpDjh+8HHVLEJ2VKqcYzC3vDuLbQEIgVkAQ3B2B3Zj0dnGseweuSQ+vtDWmc45B1BhzlO1/AV3A",
-	"z2T+7Nj1jPa+GXsZzawtO3n315Rj+WGOs12Fosndh8UeZC+vEnNWVIgZa5DEk9bPAaKseNmqGjT+O2DL",
-	"mf3lP8959CNElhTWXnoIOq74zMIgLz8hUIxPfjKVrbw7uYiChpciFrvd9425TbG1G8Q0PqZ8nZYPqReM",
-	"xpfcNqvNg7pKIGRjVo4tmYJTyDiuIE8MOr/WhgkgSK0jM6qtuYXAbHGxIhRttIgl7lvWJool6ZJekVCp",
-	"WcgSynXJhKapFujRxXXNCbW3MyPCuBbFEbOFHuLZqV0cBZ5hH4ql56NNv2xvRJ+ZeF9LgOSFq3NkENjw",
-	"ZsR2tFdnlr2fChPry6ipQmQFoGVR0dCCm1HGcwNuUfn36U7nZEbDKePQRe2Gmrpk2J9g84CYmmM/0MhZ",
-	"fwG5tHUYSzU2mOCmpFBAfhRyxKIIuNdyqxqXK63aomWR6OADfZrOKC8AL33ODIW8Fom/aKfVGH61uCmm",
-	"+uDDrEs3Nhm1lIcuBXe9LK7puHVu3E5ywV6uSmp7d31h89nyYqmuFwEebZNK54a5qpbmaT69qemzDQBa",
-	"aBq/KQT+hUi9ZjE2y+77LhwRlcmzImg1E5dLn9UR1sWU6r8ypYWcO/7/2cuwNeRV072Qw9wqIjSOm99Y",
-	"XTl2Qw1t5Rj3pK6V1rpmWa1xvIBVlwreMcGW7J8xmzllrz2eN8PsPeJy5QpXLOYVu4GrKZXwOmmYBVXX",
-	"cQ0s7XC8OHo7XC/2/nw4X7GkkhxrltlT02/5gCmi9O3c0Vfg03ou3ddKDlBWLLOApfFNPSniFrpZJYkZ",
-	"q6usNQxKMD1RtvBqNSurMaRp4qkpaooxJpJxnCKuZBiswcaGfif/tu/C2vCP/FAMjhpy/7Ai2LwRyddp",
-	"+xvT/fY0vioutJ68c0Mku0bmj1htR9xtcw6aUbbaRAp68m7dwpXPf7+YyFjWUPOOlbvqq/auhko3LGRT",
-	"OKwaE08dAB+CVivPZ97CKeLZmvsRU+rhyqialOJ6gjTB7B2RnZMb5eoJh/1+f10BhR3SXZ3kOjdPiEBk",
-	"s16ytxGYPbGt7+fM/DuHpFQ5XFOsYTGWYmaamHLbDR0rpSKoXsx7i6AS4DcQiwSWKQqaOEIKb86iw8J2",
-	"9/kplkp4ruaJSvNTQvlC8TSsViEZOiQM2irNf6AKyCmxp9t+b8Bf3rg3GNJQp5LGRUV3VH8dkgl8wi3E",
-	"PCpTV97LaSbA+6kmUm35zDWp3nosIuqrg3V3wWqeLqYx7IznV1D4IaxPxqafMt1oNpPXn93evhbWnXlB",
-	"ZyBpm9ISytxhN0XxhYGFSRKaUTZ3sHtB+5mF28JlSC2ZCg5bwvaDBPpRpPqtEDPVBKqR60Ak9igXxMmz",
-	"atfXBmwC2YVI5ujb4xFahYxP8oKrNYkW6zAYimRuorEKrczi+sfa+5BNoM2t19bCeckm92kFiyszpRXs",
-	"OphqswH1K/i5cHm0XkPuvVln981ElCurlfs3uT68ogBAPezls/1aXJgC3/7U3AIcthCWMhEpd0PIPI9h",
-	"FGs9hZmC+AY7cBThjCtNebi4ii3J5424BflGMK4dsTch76KTpYd2lNACuhUVFZoVpdkxPHij8FbIj2+B",
-	"1l0DLOBiY3cFU2atVwqtnBARqm3hLF9Pb4K76n32e8Pf+ynTMBJUNsqdus1b3x9ECxV6W9SEqS9XvE4W",
-	"mQsVee0aEzAs9NfawPqqNZQq/G7mVygNsAr6DOYRYOZN1oeUM7NKAtVlSjRfzEI0baU9hM1cBRxbHWxZ",
-	"yS3F4jKd1Ubj4FNCzYNubS2qpUDhXa2WmFtPtFLdZ3WaptIS6CyT8IuFfrw10MqV5/Z75NwaRYhvk6pX",
-	"iWjZp7ZSGe8qfc9bH7oh+yx1rfFooa5JbAlmsucSAvbLbrczyzxOf8erbWySSurSfxERRsfnOA5TeQP/",
-	"Ub+IBu+y83JQ5eSdzSpJraiBl30i9hFB98Jc3c43ZbJyHY1mIOc9/BuEn6s3gJduRqwU1o0w7rt+3xz6",
-	"Ss910rlCQEUBQjx2yoojkaVBm2O/7tp2w8V4u3sKjy3fMCZ7F/+43Pe5q9sq7aZ+BhO8PshfTi3OWtuo",
-	"v03dbxzj30gorazpc11NeNgIqmZQfEqYnNcDUqg7uAdRpdTQUm6EBCVSGaKbJWES1D0jsPT+lQ9/2Xdy",
-	"+SJA/2qqtJiVclPOzB01d4PN3f+v1lzZCZisbcmjXDFwT06KMTn8y++5T/E1i+7+0v/LX37PKpDc7fc6",
-	"m8KmfsgEfSP1G5OCMvCYWnvMb1Fq8yWP0B0UveShnLetrg086mrRRcaBvD/Ze3n08uX+vejoCK+W85ef",
-	"mD7nXKQ8bAYoHpWuveWmLIPQpIULSWKgN7ArmwsHLQVQWgQas0s9/qPVAFuW2C6Wl5VPNhIjFiE179dK",
-	"RlGFdIeZqTZiHevdVytqkzc6fmsv1jRbpr/7uoO40iuocHCW9B/kbwA7P/oMWSWjvqxV45OteLPQL1nM",
-	"fpRc0+ufJNlIeNRkh7dPV22CaVvTruKQMhZekWmbIb2dZep6Od9iHVbdBXCVP7Lsntyw4i+bWdhB7Msr",
-	"2e4WhJ7L9SI8hIfP7m4pZamNlZLq13Syysunl+ur29tVUSqzV6UzwMei7L0yJF3xxySpTIQCtfHVPTfR",
-	"NcySmOoGZbwyyLTrsfXMrS4NVlwTDW8PttVik4W8gk3jmmp9JobymkRV4RG4Wz4ZaRSknEm4Shi40RIt",
-	"SZ2X89Abnp22ZzX5oTzM5kdlTuaq7kZt9v3+nTrVmr0NXDkKuGKa3TA9f0VHEJ8rxSZ8lj0x1562r+oH",
-	"XHc6lmAhMfa1l96tm2BJhDamGRPa+bkuvXej+Iwng3n1gWTJsGJsT+0YqGMaCB0fLeZuN1vi6gz168Wc",
-	"9PuzEfMnaX0wuI87fv6sOFhWPdNhG3weDixiFU1YcLtyV/au8870gluqQc6o/PhGCl289dmMQzydTVax",
-	"asQdOi+2UKnOoqYijSPzE6Y+5XNY32HmZsbFNc/kKqeosGh9fornYVLPNZ8wb4VkVhnAJnDZTI3qw5lf",
-	"OK2Ewyf9ivGPa6seY0OjrZ4ROjKZaCKz3JT90Ghak1aOkzVipoWHSj0P4ZR38mYhqb5uM+2j8O1y9Bae",
-	"vhZjmzZSl6G0mDhvsOUemR9wFgVk0eVYfV5+wfwOyFJsofQE/YB7RUhQevU8IFXnXUB8xkymmA34skBk",
-	"YGO99mn80bySYMQjIgGRDZEN0dRnTG2Sm1h6dfbqxd9NImREmG6WsliloQ8PNOfpoeQ3PYxcpoebt7T7",
-	"HKXadPxdJSrtMimpDtidZSZ9ziykFtv95XOKvmT+0EPMFXoIeUFfNgfoHvN9mrH5Jkk/95Lgsx7cHWX5",
-	"3E+iRC3422VL7DTHoBlF7CbR4J6SCmqfNNtJZsEmUfozwgEiRSruG6OezFKljQNiBGQEY1O0u3R8Vjt8",
-	"Sw7JdIvHer50YPchB3EfXsD2nmKX9TVgVpUlO3OFr6uV2UqJ3pUibV6u2XVosMlhsGV8sFX8zPMq8VL2",
-	"BiU/XLwhx98RTSdEpeEUDV7g3XdX+5u8YLyT2FjrqtS7iYutugrcKDi2y0DYKmByw9Jzj6+45GelOZ3b",
-	"3KGRrXFNaLmJdwlfNND1eeNCzVSLbYNDnysQ1ET87CoatGnkJ7CDUwz/EDEeKyjpFlzcbq5LbBf+KYmc",
-	"4/5JE5lzP+GK5nt4DzEL/7XeZQe2yTzcxItNJZ2BRkXEbUQpk9GVeycjkXLDWau93EXEQ/UG/Behp/ir",
-	"KU47o4W4w/LV5ihFrSfXEjLzYN8I0LnDVnFfuiTBBpwVL2N6fMubZ4DXbfXfITFiesJuIPOlEg63RbXe",
-	"kuJTeO7tMwaaxfEarecrtRXW5dHaE+2Jyt+qKm3iWZbGmoDMHqlA+D1PbtgKGzPG8x88sPwBTvk/tfRe",
-	"LBVQkNbaEF7Vd9SickCpYxEyKtW/XSiaK7E2jco7dYJKhd2GFb1WOq02Bf++KnpthIq1q37rygO1WCp2",
-	"+Qz1pTP+NkdKsTZv1ehEiigNzfdQtFz9JruN/e5pn2uWvekKr1ZaCy2WvGKgxTN/0UJZb+WuNSG2y0Ra",
-	"q7etM4G2qxrUcKqHUkmo6bb7aG8HW7+jt7GW03rb0bvpUmLLaCrCTtBBZSVKbWlFCWEqHdXlEYSOdbdw",
-	"cbvhOVS4WtoDfF8yaYPFr13nuyS6/2QfU4X9zfn1xV/NykITrSZ7JmPlCXrGFapNA54iMEhhpdHxgjOf",
-	"E2HMybwO0YJf7t//9/+R434/r2otJykyx4APOq85aqX2Xc8SzJEwmFdpYu5Zm5lNkOvf//0/g84ZKTnr",
-	"zOiDzjvXJJ8UEWsMr9JAaH51zjxGSMmecdfkxMSYyGdVH0auTw+4hCSmoXPv3E7xvDeYsq7kUp9C6c5V",
-	"bAkJUFvQDQnEpKNlrR6Tjx6Tjx6Tjx6Tj7ZIPnrM9nnM9nnM9nnM9vm6sn3W+pTRf134kytqmvUpVvQ6",
-	"exPZOpZzrzJOahMAxubq555HLd3fJhfloeVafJ3pCV+Zb5ycW8KqLFrI6pArSe6MUDtESeWKgUo7DdoV",
-	"DzPMvj4AgEy70vnv5eSSLLh3pn0M+t5P0LcW1PU+m/quy8/ruTy7H4V0lk0LpVeLmvXyeZbHsHVN2DKE",
-	"JqdzG8Cy0/6JchmfY4CNH6RttWm78PHWDv5QvLr1dPeh5rRvSnvvi40tNrQ1iTUjJ+9cBbmozV5cNY7r",
-	"MJX4CgcKI7slgqZ6euTZDXy6jhz1+mQEVILM6gWaYvCq0LyL2n+EKZWCJHtFjXdUpii6wW+OiNLzGE4H",
-	"PIwpmykiWBQQjf9RYYJnrURTYB9VpBgmRgE1rwoqsqfCBC8g6qmQLh54gTb2OBa3+3i6D3hZDJpxyJ75",
-	"X+Ao8UJCBFwzGqusmwQSTiH8CJHJB0AqdXQGNJyaExuiAXcRYlMEhymClkds4sSaoT7nLqlaY3N53U/U",
-	"KaFEQTzuToUya3I3Fk0VITXgDp1iTBiqHLecdLsOj6i3dLt48RJ4CD3yHs9VJ/fD0oLyEv3Z2+mEqo9q",
-	"gLnjZPh71v/uoBdZ5XNIKLrEbQZE19V8Cd0QeON2L982e2ArwnjEbliU0thtyoBnNTSGoZjNBB+68fA3",
-	"CTalBiWg2w6LTnM3k1ApjX+CF5A/UWRoGg6JIQ/rQsWdstrj4t4v/Wgq4XSmWifq9OAgFhPGe7lssGd+",
-	"LxSzAwvsgSX6g5ujXv8gGwc67h1LM+Xryu3p3lugkXncn9pVY3gIInxHE83SJ2pBrzAc6hnivWQasnEQ",
-	"gzanqOGQyNKIrS0Wa/p3zAWHBb7ARa9cfu88jjPQq6CRCDRlcZ7PZS11ZJUSWzrxkYiYhXMykUbF3sso",
-	"ZH8Vwsozl5C2gJ/tZt8dbkuC13zs3OFPzPvi2LlPNmS+mcWnMm4Oe30yrDglhuT8zWVvwN2zo8rdhLbX",
-	"8PHeCzo/Fgc6teRGZ0ASqqcqKMI+nM5ABQPuJIUdzz7R8ber178ERIkiiHYrmdbADbwWQvTWKUInlHGl",
-	"y89y9gb8Gv+KRJhmotQAYUsw4s7JVDvIfhKuV2BkIvpTYwsJ/vmTcPMPeCW3355ITFuvgVGzcnnIFDG2",
-	"hmmXgce0lTIxC8EVVODmgmfn58trQw9Mx/inxXhGZp2gcwNS2f077PV7fWwrEuA0YZ3TztNev/e0gxaw",
-	"nhpWOphB1ZNkfp2Ax14xEn74zZjhETOs1GdTRZUjmxKYFU4b8L3h34r8P/iNPPk9lfHdk+E+nqqmWcan",
-	"LMLW3usX1UsZdhgWmVFMdHFZQuXGsRpwId3h6N7vLuosi3HPBSIJ5erWsGZuIR/3n5oj4axMKyQG87A0",
-	"zIhEsbM/4IgXjK4soGZJYs7yYhccbnHjx0wqHZjqEC6hefiNFsnQag3DhRoUwx4ZfmMrrgwDMvwmFCnX",
-	"5l9CRiBHc9OPDL9RQGU4HZpDvxKcNJbtvqWrXKPA7IAOHoBV+WZoJEuFrTUbiyYHluwdq19GnbtgbZfE",
-	"ZCM1aWkR26SlFkmTZuojS7LTZn1jiI2K+iHo5NIL2eOo368r0ZG3O6iplIJsedykP2QvKB/3D1u1ftqm",
-	"9dFJi9bPWsH9rAUkJSPA0Fym/v/q1Xg+3AVrmliN5gPunEpnMyrnndPOK5NwIIklqoVKNJ2goykKwV87",
-	"Cx8+oONQ+G4B2oxzT+UkTBWHKY3HeaJNVUbtGRVVsGhY0Tf3zYFUDBMJcGkGU3FL0iRLuHZyJaQx8IjK",
-	"XiGKVmcgLD3CjKPfmmYxxXNacCBTkcqzAV92fFt/GtMLbX1ixaXOl/H4OeXKB5tCC0qbkqu1RJg1YUvs",
-	"auA3ne+WeP+wLe+bwaIHxviH7Vo/+6MLFa/EuCir9AUh1wqKu8CjVx2E1Yspflny1pS/WqlALOpaRWo4",
-	"SbnNrorI3lG/vx+gmLPTEqYHfO+of7hv3QJurCeKsPxhU5VZyd9a8fRtaegV7I0L+tp53CyihtHbHvI4",
-	"xKN4+BOKB0kmtgx+0QsdzgUTtZcZv88yo+fOyooYbL5mlRPt7ztmwmV193g9UrnIEsAeFiH3j9u0/sOQ",
-	"5gtDGM1PrsBv+pdOjAD9/sYbXNTetgEle2g4XyrjplGlhnGVZidf8NT4nDbfIyN8JXbhT6DbMEo7Ys3l",
-	"uCGphOpw6jEkbWq8se08yfB+K7JQDM9yJxa2GmNagxmmqJjfG/BWyemFM4yWBkUWPyNDjPENszwSOuD5",
-	"08CZw9abu1+TrO/TLy3wX69qaW9X7FCr/GrFyKMa2UD+WHJpZ2WacNLB7/i/y+iuqSf/XJGfXl6TZX0z",
-	"yMM75iw3hqYN0BNmr6JfRj2v9/idAvnoQf4Te5Af9YoSX69rZ2LGDYdzbVe5sGk1KO/xZafL7Nleh7H8",
-	"bxUYr/PqXJE3r682FSynWfJmlOfY2KyPsZADrsv1MzAThUXGvWX7mHh612kv2Me+ZIAhdBMgXBVwH3CT",
-	"ha+MERNmr0lRbcCq93stSbxH1/ajivLHU1E2llE+p7nhLSut1gmntdrNkj/9c8my8sSbKUylAf4IUuTR",
-	"ef4ogB6wALJueb+OVOuf31AmtfLX3wPvP/rs/1w07vz7fuJer/+38w6UqXuzg2/yhQ+8R7//o33+Oezz",
-	"n0BvzJOb6bHBbiIQ58pV6rkP7rf+/K9b43306T/qq/d0ljv//2Zyox5WO4tJXrfctZhwFpvbYuY63xQk",
-	"3Lg7vLYLYYq4CyB7TCvS7SbpKGZhN5WxuRaTmispB3j9w7CXg3Lpwp7/OsxiQuyC689Wo3QXHxacm3dB",
-	"wzkKEVXkzOXC6pQsORYXvZDuGpzxNuLNXTPeyhs85o7Ask/SORetS9EtyrOZdx/u/v8A",
+	"bjWA+SIx5AxJ2XKiP4nFwUej0Wj0N37vhGKWCA5cq87p750p0Aik+WcYM+D6LfyWgtKXEf4UgQolSzQT",
+	"vHPauZ4CsY2eKPePrrTNuywit1PghGlySxWhYQiJpqMYAiL0FOQtU0Dgt5TGRAtS9Op1go4KpzCjOJ+e",
+	"J9A57SgtGZ907u6CTiJhDBJ4COdJEjPwgDVkPIzTCLop/8jFLe8CT2fdGcxGINXQgqWnkE36RJE3ZlBi",
+	"106o+ggRGQtJmF4HjqzHzjnhcEt+enf5wowFNyDn2ZxnhMZKEMYJSCkk+dvV618IVYRxDvIl/tRrjhIJ",
+	"Ws7PxxrkMhCvOTk+OiGUR+RZ/ykRPJ4HZvG3UxEDURAKHimyRzWJgSpNDvdxP24p02QEYyERTVrOGZ9U",
+	"wZgxzmbprHN6GGQgMa5hAtLAdHt7e57qKXDNQqrBD1j/0AE0/AGoBDkMiJDZHxYz/znoMH5DYxb9Hy0+",
+	"Ah90hgablJg/iZ5STcaUxRAR04zi+KsxhlREJZ2Bbkro5xl1T4CDpBoiwiKyR+3uMkUkhGI2Ax5BtE8g",
+	"nApskVGZSgRXYPYg2/ABxx0PENWhkBJiqnN6VD3y0o6QHaApHiBNZgL35+h7Ek6ppCFCT8SY/Hre/d+0",
+	"+69+96T7oTfgnaDDEGZLzJ2gw+kMl790PtdQ1ZjFXooa/k0w/h5G72RM4Dfy5Pd/5n/fPRmaDcRffgbQ",
+	"jE8uoyvQ+A91UPnVdmXR3ZPhgO8hnmKmQdIYUaQYn8RAfkuFBhUQav9FGFcsAkRIJNJRDNF+jyAL+i3F",
+	"k2VBx82IIBQRRAMueGjRXh4f2R2VEBH4REMdz8kt01PTQmkhLRmlcErevX3VBY4jlc6L+eYGNrszSlkc",
+	"4bzY5t3bV2Q0J1PKo4CMUk0SqhTCm3I7UoQbTh0xWdq1H5RdxIAXhEmYVhCPkcoKqnM9IwFq3xwWLvQU",
+	"p59RHU5BlfbfDFhs/zduPytnmH56BXyip53T7w9PjgIPFcyyDfNzfxYhBeLaBY8ZB7e/ZE8k9LcUzpCn",
+	"SdCp5BAhakIJVMN+j7wBGSI5OgwznR2XhOrp6YD/JGkyfaIIixShEsiIKnh+bDZzRudkKuKIDA+GARl+",
+	"OzS/Dv9zWFo8jlKsvViEZdhMQtQ51TKFGmw8OzwKau+e1heORYAicCPiG7wCCX4n7juhERIGRf494EM3",
+	"xI+pTiX8A8ltSPagN+kRiQQ4DIWQE8rZvwy7jMVoNCcqFAmQIeM3TEM03Ees6ynMEXNnA44ELlKNSDa/",
+	"SqARNvHNFeAHg3xDZCv4ib0z1zARBTGEehljF2I2o10FCbV0nUiRgNRzgoMrKxEg0sgei/BI0/iWzgtS",
+	"2u/VUbmbsGZfj/snz30bqz6yxNwnnnvKEDJJ6MSccmx0RlJlmcL/EhHVtMfhk37F+MfsLCQSbphIFfYC",
+	"c61rwlQ9zPnsNWAf9o+OfWBrkSwD/AbnVOxfkEGTcnv0ISIxUzogh4jfk5MTshfBmKaxJof9fj1KcZYy",
+	"YGMhZ1Tb+/7pUSdASK0ocHJyEqwTDFIFso6biNE/IdSlq3U/X4MCiSyYZMRvCJy4g616/nPv5mp46J97",
+	"cFxIeD+IiIGRFiqc7sIwtB9ENMdPoeAauKF3itJpaKSRg38qYSgLPtFZEhthCHj0gmq4ZgbQo/7hSbf/",
+	"Xffw6Prw2Wm/f/r0uHd0/Pz45PCo2//utN/HDdBU6po+x6dPXZ/j45PDZ0Wf1GC0c9p5hwi8NiKTg7xz",
+	"V8bDNxLGndPOfxwU2sCB/aoOPAu2qFneQbchRq4xDXvkCuQNyK645cU5Z6DwZAekkB0ClGr0JR+LgPz7",
+	"v/9n37B5LlAKJQq4EcSr23gX+LbitfwJ9Pb7cdTv9o+6/efX/aPTw5PTo8Pe02dHxyfHz77t9y1u4ZMG",
+	"yWmMxNz5DkbfHz1/Ou5Gfeh3jw+PT7qj0WHYPRz3j7973v/+afjsuXcPi3kOT4+98xR7aBe4k/0zWKrb",
+	"xJIM4o5fWHQiNMSmZ6RYvxWA7das36Z3SbSTE4OYO+n2T/DEPH16+rTf+/7Z8fOnz56uODFFn+O6Pjm2",
+	"36BElSGbXLnfN0O6XXMtvotDgedmSvkEzoxmRFLsaEQGwUF5kGsYlFUwDHMy2kUDxDZcBM5u1FEf7Ofk",
+	"ZxZKocRYO5HBzI5QlqwIb1F97ObqqW861/qgpMjeBZ337993F3XIVb0XVc67wKPzrBljURMs+H+DzoUt",
+	"wCCLi4tiD6qYewExaHtYluwtXwjaCr3ujoAqo66+NEqiZyYxW/tLCUVvcutPt2T+WbXMZXvRl6aLKjsW",
+	"cQyhRcZ94LwY/61jE/6TbCRVMa5IVH9ovJsbLfp8hO4mtBaLcRrHfy6yz+9Nsx4ax+IWoleovZ5HM6Y1",
+	"yLcitldYFW+z7IrpTRBHvfquQQfV6s7pr51cQz7n0YV4nf2lznn0RoICbgx/QW27TtBZVo07H5bUg6B+",
+	"IZc8SfUWqzFUgZCi1SS3GO0tg4XCF4rJ1NqmirYoPyvgVlfeGWa8SEgjhnedJTh3faxZ91KXoFOIQe5U",
+	"2o9Q63nIWyyZobKzhUvnaRyjBJXpflXwg86nrpgxDbNEzzunYxorlFgjRmPG38nYZwtGM58WZrpMCI7n",
+	"XRqGoBRDWe0WRpahGgsf8hfKuCI4aJdxwrhVoZ2heiMAtYjjHyXALykakfwIwjbdsQQg3LTKweEQapUt",
+	"4Ry3glwUyHwjxQ2LQO4INs+ZfsWUNhu2AKCyEFIJJGIqiem8MKNnmqU1ciFsOK/ymJ1qoaZS0vkqoNch",
+	"8wvgsREOvzj67vJGIleTRiKaX5sf1zGDvGXBpzR80ngF6lnsZTkjKWgUUqXdjYvIR6Q3mKyuZzG5FDFc",
+	"qnOtgUcABTc0JxbboSdPcGh+TdRN2vCWqOt+T5dE4/U3WeoFNavKvEDtF7s4wOJFwZRr8ZIj0Xoui0se",
+	"GY1QoctGT0GS0PawrgWw/VYc05EQMVBed05Vgna1V5RPUjoBP/uwbUjsGm3OEyTlKjY7kU2o/DOWWubT",
+	"KrKXJsiwnu9/Fhaweitz6qdRxPADjd+UttaMG2xHLd4T0luiIWfH11529TqxsJHXL6imBBsRyrnQ1BrC",
+	"2IQLZ/nKTtB/tCVq30laT9jvtyPnzUl3wWq+mpLvjWpX2+4NlJe27fM1FN2IejdnYVlPdLgkEkLj8jJu",
+	"52ugM0VidgMEboBrtb9MnE5HKF9xNI5fjzunv67WSWuvursPwZJBasy4YZCChJQbu7yRGxYB9JGVl1Fl",
+	"NLk5uItnZBlq14KoDL9iTOjmILP8znsLiZC6xYVCXUciTU+8b7e+Vpj6L9SfmeDnPDrn6hZkC4j+a5D2",
+	"+0fPz3cEylsIhYwYn7QAQWZ9dgTDP1gE4jV/ATPKoxZwoBQuiOAkMj13AE0bdnEft9xDv95W3ms752cW",
+	"wztlavfBwOrAXORiXmga86b3u+BILbnP+614TkP+8n47rtKCg7zfBd/w8oiQxnG+0vVyRKU52eP0hk2s",
+	"aKSpnIA+M0qdQge7ia7SU6bsn9IjR1gnbsmJuuSVotqFy7EZEKrJ7ZSFUxfEmEGBwbxuJJwiDwaJqIYu",
+	"duw0kAeBbwsG8EhtPj+rMSmmnGGwD4uAazZm1naz1HtNTNzSIN4QuV4TOPP1Ok+i1yB57SIP3SwFjpxj",
+	"o8FMdbR6jdK4maoZsRbtvyi16gKML0quBRyIhT8HyRZrbkGzpQ3bkmhdDFEDcs1aLhLeDJSiE2iFKkpc",
+	"L8I4oaWwCCtpYEgHh3hjo4+EJJ5fTCnGT68E7vJFwQWSeJ5BtfHEeiqBRs1R4SLzTS9ExQIiNoRj1Ubv",
+	"QrouAs8yaVqLcsjTFxCoc+r84D3M90mhJavK0bPnjS6p7amz9aT3QJmL8d8bsp+3gC3CXHdYT3uVHl7r",
+	"zzV80q95PG+i7Zq4MfSf2Lhpo2steoFw1l3qvour2NWpLI/5UHTdpR2r1XHrd+397vfKvy+xSCOj9Fxy",
+	"DVIkDe9Gb7eli1JIwA82frfOUW7MnNi07PYmdIQJCaiQ29wZKdLJlJh5ndrF7MybX13AKdd/h3mNndl8",
+	"Jh9hbljDLmc2o1xDDOtDGOyEutKWsGjHIDWmjJ0cW9/AD+bsegnbe8duTtyL91n/+PsmF1pTet3outye",
+	"JjeY1kd39krW8/VMKGtJ9ignIgFutvzMhcrRKFIOKZeRTa107bOwC+SjWTSjR790ERK/0FmN28s1MBlJ",
+	"mdySzbExb/Bpce+8wkp5OrKX5cA8UUWSzP4WUFRRVZfb52ZPXLOAnJ/bXOZCenrJtaQo2SF0qpmG6HZt",
+	"JaG3RvhKatsFY8vGeii8LD9JPvbViroXjrbNNtvYIFEkcZVytzZiWhuS6UZzNSLKnXPBK9DNGeEV6EVe",
+	"aOVHIywuBIApyP7Ptc+nXAQ6N/dv5BS37MNAJJXGJFQpEbLCz21sfTZzyOveiOCGhbAzUOxwraFASt0Z",
+	"DDhYSwjWkMouudgV6IfGyPAweHWpbWi1zum2QLA7JcpVc9oxd0h9qybLOG8TMssLjyxvsov/zytV4AE3",
+	"NLFstPclGNTVjCk1K+xCNkfFa8OOvHVE3mfVXGwhlSlNEuAQBSj+vbu+MEQ+n8/n3Z9/7kbR9V//ejqb",
+	"nSpF9rggY2mPYkC4IP8SHAynzHMOMWHwebf/rHt4eN3//vTZd6dPv+t4DWCrl9tqnd7N0TDLEibXHO+s",
+	"pSec3p+K5iLp8WMGHQ6ysWzpxsoifxt6zrMIYD8dG7bigFvhH2io+nqrk6xHrb/bcjTqG6pUKCJ4mydq",
+	"NggfIonrVc6lRTM0zmqMt2ZiYmqOpAr/WYFn87CayjB+8sgmv3yBEI0MX/EBt3f4lERswrQiU5Dg1U8k",
+	"0MjaxFrQVIYcP3g56pYgOitVTjGYW94dxLeBhECsgCC4OwK7Ment4lr3DlwTHl5pa1TnHIMoMeYo2/8C",
+	"soD/kPmjY9cftPfNjpeRzNoeJ+/+mnIsP8xxtqtQNMl9WOxB9vIqMWdFhZixBkk8Yf0cIMqKl62qQePP",
+	"AVuO7C//ec6jHyGypLA26SHouOIzC4O8/IRAMT75yVS28u7kIgoaJkUsdrvvjLlNsbUbxDS+pnydli+p",
+	"F4zGl9w2q42DukogZGNW9i2ZglN4cFxBnhh0ntaGASBIrSMzqq25hcBskVgRijZSxNLpW5YmiiXpklyR",
+	"UKlZyBLKdUmFpqkWaNHFdc0JtdmZEWFci+KK2UIO8ezULq4Cz7APRdPz0aaftzeiz4y9ryVA8sLVOTII",
+	"bJgZsR3t1all76fC+PoyaqoQWQFomVU01OBmlPFcgVsU/n2y0zmZ0XDKOHRRuqGmLhn2J9g8IKbm2A80",
+	"ctpfQC5tHcZSjQ0muCkpFJAfhRyxKALu1dyqyuVKrbZoWQQ6+ECfpjPKC8BLnzNFIa9F4i/aaSWGXy1u",
+	"iqk++DDrwo1NRC3loQvBXc+LazpuHRu3k1iwl6uC2t5dX9h4trxYqutFgEfbhNK5Ya6qpXmaT29q+mwD",
+	"gBaaxm8Khn8hUq9ajM2yfN+FK6IyeVYErWbicumzOsK6mFL9V6a0kHN3/n/2Htga8qrpXvBhbgURGsfN",
+	"M1ZXjt1QQls5xj2Ja6W1rllWaxwvYNWFgneMsyX7Z8xmTthrj+fNMHuPuFy5whWLecVu4GpKJbxOGkZB",
+	"1XVcA0s7HC+O3g7Xi70/H85XLKnEx5pF9tT0W75gCi99O3P0Ffiknkv3tRIDlBXLLGBpnKknRdxCNqsE",
+	"MWN1lbWKQQmmJ8oWXq1GZTWGNE08NUVNMcZEMo5TxJUIgzXY2NDu5N/2XWgb/pEfisJRQ+4fVjibNyL5",
+	"Oml/Y7rfnsZX+YXWk3euiGRpZH6P1XbE3TbmoBllq024oCfu1i1c+ez3i4GMZQk171jJVV+1dzVUumEh",
+	"m8Jg1Zh46gD4ELRaeT7zFkYRz9bcD5tSD5dH1YQU1xOkcWbviOwc3yhXTzjs9/vrCijskO7qONe5eUIE",
+	"Ihv1kr2NwOyNbW0/Z+bfOSSlyuGaYg2LsRQz08SU225oWCkVQfVi3lsElQC/gVgksExR0MQQUlhzFg0W",
+	"trvPTrFUwnP1mag0PyWULxRPw2oVkqFBwqCt0vwHqoCcEnu77fcG/OWNe4MhDXUqaVxUdEfx1yGZwCfc",
+	"QoyjMnXlvSfNOHg/1Xiq7TlzTapZj4VHfbWz7i5YfaaLacxxxvsrKOwQ1iZjw0+ZbjSbievPsrevhTVn",
+	"XtAZSNqmtIQyOeymKL4wsDBJQjPK5gZ2L2g/s3BbuAypJVPBYUvYfpBAP4pUvxVipppANXIdiMQe5YI4",
+	"eVTt+tqATSC7EMkcbXs8Qq2Q8UlecLUm0GIdBkORzI03VqGWWaR/rM2HbAJtrr22Zs5LOrlPKlhcmSmt",
+	"YNfBVJsNqF/Bz4XJo/UacuvNOr1vJqJcWK3k3+Ty8IoCAPWwl+/2a3FhCnz7Q3MLcNiCW8p4pFyGkHke",
+	"wwjWegozBfENduDIwhlXmvJwcRVbks8bcQvyjWBcO2JvQt5FJ0sP7SihBXQrKio0K0qzY3gwo/BWyI9v",
+	"gdalARZwsbFLwZRZ65VMKydEhGpbOMvp6U1wV81nvzf8vZ8yDSNBZaPYqdu89f1BtFCht0VNmPpyxet4",
+	"kUmoyGvXGIdhIb/WOtZXraFU4Xczu0JpgFXQZzCPACNvsj6kHJlVYqguUqL5Yha8aSv1IWzmKuDY6mDL",
+	"Qm7JF5fJrNYbB58Sah50a6tRLTkK72qlxFx7opXqPqvDNJWWQGcZh18s9OOtgVauPLffI+dWKUJ8m1C9",
+	"ikfLPrWVynhX4Xve+tANj89S1xqLFsqaxJZgJnsuIGC/bHY7s4fHye+Y2sYmqaQu/BcRYWR8juMwlTfw",
+	"X/WLaPAuOy8HVQ7e2ayS1IoaeNknYh8RdC/M1e1800NWrqPRDOS8h3+D8HM1A3gpM2Ils26EcV/6fXPo",
+	"Kz3XcecKARUFCPHaKQuORJYGbY79urTthovxdvcUHlvOMCZ7F/+43PeZq9sK7aZ+BhO83slfDi3OWluv",
+	"vw3db+zj34gprazpc10NeNgIqmZQfEqYnNcDUog7uAdRpdTQUmyEBCVSGaKZJWES1D0jsPT+lQ9/2Xdy",
+	"+SJA+2qqtJiVYlPOTI6ay2Bz+f/Vmis7AZO1LXmUCwbuyUkxJod/+T23Kb5m0d1f+n/5y+9ZBZK7/V5n",
+	"U9jUDxmjbyR+Y1BQBh5Ta6/5LUptvuQRmoOilzyU87bVtYFHXS26eHAg70/2Xh69fLl/LzI6wqvl/OUn",
+	"ps85FykPmwGKV6Vrb09TFkFowsKFJDHQG9iVzoWDlhwoLRyNWVKP/2o1wJY5tvPlZeWTDceIRUjN+7WS",
+	"URQh3WVmqo1Yw3r31Yra5I2u39rEmmbL9HdfdxFXegWVE5wF/Qf5G8DOjj7Do5JRX9aq8c1WvFno5yxm",
+	"P0qm6fVPkmzEPGqiw9uHqzbBtK1pVzFIGQ2viLTNkN5OM3W9nG2xDqsuAVzljyy7Jzcs+8tmFnYQ+/JK",
+	"trsFoed8vXAP4eWzuyylLLSxUlL9mk5WWfn0cn11m10VpTJ7VToDfCzK1itD0hV7TJLKRChQG6fuuYmu",
+	"YZbEVDco45VBpl2PrWdulTRYMU00zB5sK8UmC3EFm/o11fpIDOVViarMI3BZPhlpFKSccbiKG7jREi1J",
+	"nZfj0BvenbZnNfihPMzmV2VO5qouozb7fv9GnWrN3gamHAVcMc1umJ6/oiOIz5ViEz7LnphrT9tX9QOu",
+	"ux1LsJAY+9qkd2smWGKhjWnGuHZ+rgvv3cg/44lgXn0hWTKsKNtTOwbKmAZCd44WY7ebLXF1hPr1Ykz6",
+	"/emI+ZO0Phjcxx0/f1ZcLKue6bANPs8JLHwVTY7gduWubK7zzuSCW6pBzqj8+EYKXbz12eyEeDqbqGLV",
+	"6HTovNhCpTqLmoo0jsxPGPqUz2Fth5mZGRfXPJKrHKLCovXxKZ6HST1pPmHeCsmsMoAN4LKRGtWHM79w",
+	"WAmHT/oV4x/XVj3GhkZaPSN0ZCLRRKa5Kfuh0bQmrBwna3SYFh4q9TyEU97Jm4Wg+rrNtI/Ct4vRW3j6",
+	"Woxt2EhdhNJi4LzBlntkfsBZFJBFk2P1efkF9TsgS76F0hP0A+5lIUHp1fOAVI13AfEpM5lgNuDLDJGB",
+	"9fXap/FH80qAEY+IBEQ2RNZFUx8xtUlsYunV2asXfzeBkBFhulnIYpWGPjzQmKeHEt/0MGKZHm7c0u5j",
+	"lGrD8XcVqLTLoKQ6YHcWmfQ5o5BabPeXjyn6kvFDDzFW6CHEBX3ZGKB7jPdpdsw3Cfq5lwCf9eDuKMrn",
+	"fgIlasHfLlpipzEGzShiN4EG9xRUUPuk2U4iCzbx0p8RDhApUjHfGPFkliptDBAjICMYm6Ldpeuz2uFb",
+	"ckimWzzW86Uduw/ZifvwHLb35LusrwGzqizZmSt8Xa3MVgr0rhRp856aXbsGm1wGW/oHW/nPPK8SL0Vv",
+	"UPLDxRty/B3RdEJUGk5R4QXefXe1v8kLxjvxjbWuSr0bv9iqVOBGzrFdOsJWAZMrlp48viLJz3JzOrex",
+	"QyNb45rQchPvEr6oo+vz+oWaiRbbOoc+lyOoCfvZlTdoU89PYAen6P4hYjxWUJItuLjdXJbYzv1TYjnH",
+	"/ZMmPOd+3BXN9/AefBb+tN5lA7aJPNzEik0lnYFGQcRtRCmS0ZV7JyORcnOyVlu5C4+H6g34L0JP8VdT",
+	"nHZGC3aH5avNVYpSTy4lZOrBvmGgc4etIl+6xMEGnBUvY3psy5tHgNdt9d8hMWx6wm4gs6USDrdFtd6S",
+	"4FNY7u0zBprF8Rqp5yvVFdbF0dob7YnK36oqbeJZFsaagMweqUD4PU9u2AobM8bzHzyw/AFu+T81914s",
+	"FVCQ1loXXtV21KJyQKlj4TIq1b9dKJorsTaNyjt1gkqF3YYVvVYarTYF/74qem2EirWrfuvKA7VYKnb5",
+	"DPWls/NtrpRibd6q0YkUURqa76FoufpNdhv73dM+1yx70xVerdQWWix5xUCLd/6ihrJey12rQmwXibRW",
+	"blunAm1XNajhVA+lklDTbffR3g62fkdvYy2H9bajd9OldCyjqQg7QQeFlSi1pRUlhKl0VJd7EDrW3MLF",
+	"7Yb3UGFqaQ/wffGkDRa/dp3vkuj+g31MFfY359cXfzUrC423muyZiJUnaBlXKDYNeIrAIIWVRscEZz4n",
+	"wqiTeR2iBbvcv//v/yPH/X5e1VpOUjwcAz7ovOYoldp3PUswR8JgXqWJybM2Mxsn17//+38GnTNSMtaZ",
+	"0Qedd65JPiki1ihepYFQ/eqceZSQkj7j0uTExKjIZ1UbRi5PD7iEJKahM+/cTvG+N5iypuRSn0LozkVs",
+	"CQlQW9ANCcSEo2WtHoOPHoOPHoOPHoOPtgg+eoz2eYz2eYz2eYz2+bqifdbalNF+XdiTK2KatSlW5Dqb",
+	"iWwNy7lVGSe1AQBjk/q55xFL97eJRXlosRZfZ3jCV2YbJ+eWsCqLFrI65EqSOyPUDlESuWKg0k6DesXD",
+	"dLOvdwDgoV1p/Pee5BIvuPdD++j0vR+nby2o62029V2Xn9dzcXY/Cuk0mxZCrxY16+XzLI5h65qwZQhN",
+	"TOc2gGW3/RPlIj7HABs/SNtq03Zh460d/KFYdevp7kPNbd+U9t4XG1tsaGsSa0ZO3rkKclGbvbhqDNdh",
+	"KvEVDmRGdksETfX0yLMb+HQdOer1yQioBJnVCzTF4FUheRe1/whTKgVJ9ooa7yhMUTSD3xwRpecxnA54",
+	"GFM2U0SwKCAa/6PCBO9aiarAPopIMUyMAGpeFVRkT4UJJiDqqZDOH3iBOvY4Frf7eLsPeJkNmnHInvlf",
+	"4CjxQkIEXDMaq6ybBBJOIfwIkYkHQCp1dAY0nJobG6IBdx5iUwSHKYKaR2z8xJqhPOeSVK2yubzuJ+qU",
+	"UKIgHnenQpk1uYxFU0VIDbhDpxgThiLHLSfdrsMjyi3dLiZeAg+hR97jver4flhaUF6iP3s7nVD1UQ0w",
+	"dpwMf8/63x30Iit8DglFk7iNgOi6mi+hGwIzbvfybbMXtiKMR+yGRSmN3aYMeFZDYxiK2UzwoRsPf5Ng",
+	"Q2qQA7rtsOg0uZmESmnsE7yA/IkiQ9NwSAx5WBMq7pSVHhf3fulHUwmnM9U6UacHB7GYMN7LeYO983uh",
+	"mB1YYA8s0R/cHPX6B9k40HHvWJopX1eyp3tvgUbmcX9qV43uIYjwHU1US5+oBbnCnFDPEO8l05CNgxi0",
+	"MUUNh8QjjdjaYrGmf8ckOCycC1z0yuX3zuM4A70KGolAUxbn8VxWU8ejUjqWjn0kImbhnEykEbH3MgrZ",
+	"X4Ww8swlpC3gZ7vZd4fbEuM1Hzt3+BPzvjh27uMNmW1m8amMm8NenwwrRokhOX9z2Rtw9+yocpnQNg0f",
+	"817Q+LE40KklNzoDklA9VUHh9uF0BioYcMcp7Hj2iY6/Xb3+JSBKFE60W8m0Bm7gtRCitU4ROqGMK11+",
+	"lrM34Nf4VyTCNGOlBghbghF3TqbaQfaTcL0CwxPRnhpbSPDPn4Sbf8Arsf32RmLaWg2MmJXzQ6aI0TVM",
+	"uww8pi2XiVkIrqACNwmenZ8vrw09MB3jnxbjGZl1gs4NSGX377DX7/WxrUiA04R1TjtPe/3e0w5qwHpq",
+	"jtLBDKqWJPPrBDz6iuHww2/GDK+YYaU+myqqHNmQwKxw2oDvDf9WxP/Bb+TJ76mM754M9/FWNc2yc8oi",
+	"bO1Nv6gmZdhhWGRGMd7FZQ6VK8dqwIV0l6N7v7uosyzGPeeIJJSrW3M0cw35uP/UXAlnZVohMZiHpWFG",
+	"JLKd/QFHvKB3ZQE1Sxxzlhe74HCLGz9mUunAVIdwAc3Db7RIhlZqGC7UoBj2yPAbW3FlGJDhN6FIuTb/",
+	"EjICOZqbfmT4jQIqw+nQXPoV56TRbPctXeUSBUYHdPACrPI3QyNZKGyt2lg0ObBk7476ZdS5C9Z2SUw0",
+	"UpOWFrFNWmqRNGmmPrIku23WN4bYiKgfgk7OvfB4HPX7dSU68nYHNZVS8FgeN+kP2QvKx/3DVq2ftml9",
+	"dNKi9bNWcD9rAUlJCTA0l4n/v3olng93wZomVqL5gDun0tmMynnntPPKBBxIYolqoRJNJ+hoikzw187C",
+	"hw9oOBS+LEAbce6pnISh4jCl8TgPtKnyqD0jogoWDSvy5r65kIphIgEuzGAqbkmaZAHXjq+ENAYeUdkr",
+	"WNHqCISlR5hx9FvTLKZ4TwsOZCpSeTbgy4Zva09jeqGtj6240PkyHj8nX/lgQ2hBaVNytZYIsyZs6bga",
+	"+E3nu6Wzf9j27JvBogd28Pvft2l92Grsw2d/dBbk5S8XZQWgIPtatnIXeKSwg7CaxuLnPG9NsayV4sai",
+	"ZFYEkpOU21isiOwd9fv7ATJFOy1hesD3jvqH+9aI4MZ6ogjLn0FVmU79rWVm35aGXsEMcEFfO0cwi6hh",
+	"C21FAhzikZk8MpM1zESSiS2xX/RCY3Zx5NpzmN9nmUJ1ZzlLDDYWtHpu7e87PrLLovTxeqRykQWXPTCy",
+	"P/5TkuYLQxjN77nAb1Yo3S8B+hSMpbmo622dVfaKcXZaxk2jSn3kKs1OvuAd8zn1yceD8JXonD+BbnNQ",
+	"2hFrzscNSSVUh1OPkmrD7o3e6Am092uohRh5lhvIsNUYQybMMEU1/t6Atwp8LwxttDQoHvEzMkT/4TCL",
+	"UaEDnj87nBmDvXkBNYkAPmnUAv/1CqI2c2OHMuhXy0Yehc6d3+yWuNppsMaxdfA7/u8yumvqUzhX5KeX",
+	"12RZOg1yR5O5+Y0Sa0MFCLNJ8ZdRz2vHfqdAPtqy/8S27EcppHSu17Uz3uuGw7m2q4zptBoe4LGqp8vH",
+	"s73EY8+/FXe8hrFzRd68vtqUsZxmYaRRHu1j40/GQg64LlfywJgYFhnTme1jPPtdJ+tgH/umAjrzjaty",
+	"let/wE0+gDIqT5i9a0W1AaveprbE8R6N7I8CzZ9doNmYo/nM9+YkWt62jpWtlYWWLPufi/OVJ95MvCoN",
+	"8EfgOY9m/Ed29YdhV9ZB4Je/aj0FG3KwVp6De+AUj96DPxeNO0+Dn7jX6xbtLA9l6t7smpx84evx0QPx",
+	"qPt/Dt3/J9Abn8nNpN5gN76Qc+XqEd3H6beeha9bPn70LjxKtw/i5neeiM24TD2sdhYT0G/P4mJYXWwy",
+	"6EyK4xQk3Li8ZtuFMEVcUswe04p0u0k6ilnYTWVsUoVSk6ZzgCkx5jA6KJeSGP0pQotBwgtGSFuh0yWD",
+	"LJhZ74KGcxQMrYgMzFnbKVkycS7aQ11qoLF7YjazGW9lVpPJm1i2jjozpzVuukV5NvPuw93/HwA=",
 }
 
 // decodeSpec returns the embedded OpenAPI spec as raw JSON bytes,

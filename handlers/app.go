@@ -12,6 +12,7 @@ import (
 	"log/slog"
 	"net/http"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	"github.com/getkin/kin-openapi/openapi3"
@@ -106,6 +107,8 @@ type app struct {
 	// on); quota is the monthly creation quota.
 	store store.Store
 	quota store.Quota
+	// pinging is set while a readiness check's store Ping runs.
+	pinging atomic.Bool
 }
 
 // Handler is the HTTP handler of the whole server, with a switch to report
@@ -158,6 +161,12 @@ func New(cfg Config) (*Handler, error) {
 			// validation, and the single-validator form makes a new map
 			// each time.
 			openapi3.WithStringFormatValidators(stringFormats),
+			// A schema error's text would otherwise hold the schema and
+			// the offending part of the body, siblings included (a
+			// round-tripped meeting's passcode, attendees' addresses),
+			// and it reaches the log as the cause of the 400. The
+			// answer is built from the error's fields, never its text.
+			openapi3.DisableSchemaErrorDetails(),
 		},
 	}
 	for path, item := range spec.Paths.Map() {
@@ -209,13 +218,41 @@ func (a *app) readyz(c *echo.Context, draining <-chan struct{}) error {
 	if !a.cfg.Verifier.Ready() {
 		return c.JSON(http.StatusServiceUnavailable, map[string]string{"status": "token issuer not discovered yet"})
 	}
-	ctx, cancel := context.WithTimeout(c.Request().Context(), a.cfg.ReadyTimeout)
-	defer cancel()
-	if err := a.cfg.Store.Ping(ctx); err != nil {
-		a.log.WarnContext(ctx, "readiness check: store not answering", slog.Any("error", err))
+	if err := a.pingStore(c.Request().Context()); err != nil {
+		a.log.LogAttrs(c.Request().Context(), slog.LevelWarn, "readiness check: store not answering",
+			slog.String("request_id", requestIDsFrom(c.Request().Context()).requestID), slog.Any("error", err))
 		return c.JSON(http.StatusServiceUnavailable, map[string]string{"status": "store not answering"})
 	}
 	return c.JSON(http.StatusOK, map[string]string{"status": "ready"})
+}
+
+// errPingRunning fails a readiness check while the previous check's store
+// Ping has still not returned.
+var errPingRunning = errors.New("the previous readiness check of the store has not returned yet")
+
+// pingStore runs the store's Ping and gives up after ReadyTimeout even when
+// Ping does not return: a driver blocked in a system call (a hung or
+// frozen disk under SQLite) never sees its context end, and a probe that
+// hangs instead of failing leaves a load balancer to its own timeout. At
+// most one Ping runs at a time, so a stuck store costs one goroutine, not
+// one per probe; checks made meanwhile fail at once.
+func (a *app) pingStore(ctx context.Context) error {
+	if !a.pinging.CompareAndSwap(false, true) {
+		return errPingRunning
+	}
+	ctx, cancel := context.WithTimeout(ctx, a.cfg.ReadyTimeout)
+	defer cancel()
+	done := make(chan error, 1)
+	go func() {
+		defer a.pinging.Store(false)
+		done <- a.cfg.Store.Ping(ctx)
+	}()
+	select {
+	case err := <-done:
+		return err
+	case <-ctx.Done():
+		return fmt.Errorf("store ping: %w", ctx.Err())
+	}
 }
 
 // appRoles lists the scopes of the clientCredentials flows of the spec's

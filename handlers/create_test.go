@@ -22,6 +22,7 @@ import (
 	"github.com/onlinemeetings/onlinemeetings/graphtime"
 	"github.com/onlinemeetings/onlinemeetings/handlers"
 	"github.com/onlinemeetings/onlinemeetings/store"
+	"github.com/onlinemeetings/onlinemeetings/store/memory"
 )
 
 var (
@@ -623,6 +624,56 @@ func TestNotReady(t *testing.T) {
 		t.Errorf("/readyz = %d, want 503", r.status)
 	}
 }
+
+// TestReadyz checks /readyz against stores that answer, fail, and hang in
+// Ping without heeding its context, as SQLite does when blocked in a system
+// call on a frozen or hung disk: the check must still answer 503 within
+// ReadyTimeout, so that a load balancer's probe sees a failure rather than
+// its own timeout, and a probe made while the hung Ping has not returned
+// must not wait for it either.
+func TestReadyz(t *testing.T) {
+	const readyTimeout = 100 * time.Millisecond
+	tests := []struct {
+		name       string
+		ping       func(ctx context.Context, release <-chan struct{}) error
+		wantStatus []int // one per probe, sent one after the other
+	}{
+		{"answers", func(context.Context, <-chan struct{}) error { return nil }, []int{200, 200}},
+		{"fails", func(context.Context, <-chan struct{}) error { return store.ErrUnavailable }, []int{503, 503}},
+		{"hangs", func(_ context.Context, release <-chan struct{}) error { <-release; return nil }, []int{503, 503}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			release := make(chan struct{})
+			defer close(release) // lets a hung Ping return before the server closes
+			st := &pingStore{Store: memory.New(), ping: func(ctx context.Context) error { return tt.ping(ctx, release) }}
+			h := newHarness(t, st, func(c *handlers.Config) { c.ReadyTimeout = readyTimeout })
+			client := &http.Client{Timeout: 5 * time.Second}
+			for i, want := range tt.wantStatus {
+				start := time.Now()
+				res, err := client.Get(h.srv.URL + "/readyz")
+				if err != nil {
+					t.Fatalf("probe %d: GET /readyz: %v, want %d within ReadyTimeout", i, err, want)
+				}
+				res.Body.Close()
+				if res.StatusCode != want {
+					t.Errorf("probe %d: /readyz = %d, want %d", i, res.StatusCode, want)
+				}
+				if d := time.Since(start); d > readyTimeout+time.Second {
+					t.Errorf("probe %d: /readyz took %v, want at most ReadyTimeout (%v) and a little", i, d, readyTimeout)
+				}
+			}
+		})
+	}
+}
+
+// pingStore is a store whose Ping the test decides.
+type pingStore struct {
+	store.Store
+	ping func(context.Context) error
+}
+
+func (s *pingStore) Ping(ctx context.Context) error { return s.ping(ctx) }
 
 type neverReady struct{}
 

@@ -164,6 +164,14 @@ func requestTooLarge() *Error {
 		fmt.Sprintf("The request body is larger than the limit of %d bytes.", MaxBodyBytes))
 }
 
+// requestTimeout answers a request whose body did not arrive before the
+// server's read timeout: 408, not the 400 of a malformed body, so that
+// operators and clients can tell a slow or stalled upload from a bad one.
+func requestTimeout(cause error) *Error {
+	return &Error{Status: http.StatusRequestTimeout, Code: "RequestTimeout",
+		Message: "The request body was not received in time.", Err: cause}
+}
+
 func unsupportedMediaType() *Error {
 	return newError(http.StatusUnsupportedMediaType, "UnsupportedMediaType",
 		"The Content-Type of the request is not supported. Use application/json.")

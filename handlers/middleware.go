@@ -12,6 +12,7 @@ import (
 	"maps"
 	"mime"
 	"net/http"
+	"os"
 	"runtime/debug"
 	"slices"
 	"strings"
@@ -397,6 +398,11 @@ func bufferJSONBody(req *http.Request) ([]byte, error) {
 		var mbe *http.MaxBytesError
 		if errors.As(err, &mbe) {
 			return nil, requestTooLarge()
+		}
+		if errors.Is(err, os.ErrDeadlineExceeded) {
+			// The server's read timeout ended a body sent too slowly:
+			// the client's request was fine as far as it got.
+			return nil, requestTimeout(err)
 		}
 		ge := badRequest(msgUnreadableJSON)
 		ge.Err = err

@@ -56,7 +56,7 @@ func New() *Metrics {
 		}, []string{"operation"}),
 		storeLatency: prometheus.NewHistogramVec(prometheus.HistogramOpts{
 			Name:    "onlinemeetings_store_operation_duration_seconds",
-			Help:    "Time of store calls, by method and outcome (ok, not_found, conflict, unavailable, error).",
+			Help:    "Time of store calls, by method and outcome (ok, not_found, conflict, quota_exceeded, unavailable, error).",
 			Buckets: []float64{.0001, .00025, .0005, .001, .0025, .005, .01, .025, .05, .1, .25, .5, 1, 2.5},
 		}, []string{"method", "outcome"}),
 		tokenRejections: prometheus.NewCounterVec(prometheus.CounterOpts{
