@@ -12,7 +12,7 @@ import (
 	"log/slog"
 	"net/http"
 	"strings"
-	"sync/atomic"
+	"sync"
 	"time"
 
 	"github.com/getkin/kin-openapi/openapi3"
@@ -107,8 +107,10 @@ type app struct {
 	// on); quota is the monthly creation quota.
 	store store.Store
 	quota store.Quota
-	// pinging is set while a readiness check's store Ping runs.
-	pinging atomic.Bool
+	// ping is the store Ping that readiness checks are waiting for, nil
+	// when none runs (see pingStore); pingMu guards it.
+	pingMu sync.Mutex
+	ping   *pingCall
 }
 
 // Handler is the HTTP handler of the whole server, with a switch to report
@@ -226,32 +228,58 @@ func (a *app) readyz(c *echo.Context, draining <-chan struct{}) error {
 	return c.JSON(http.StatusOK, map[string]string{"status": "ready"})
 }
 
-// errPingRunning fails a readiness check while the previous check's store
-// Ping has still not returned.
-var errPingRunning = errors.New("the previous readiness check of the store has not returned yet")
+// errPingStuck fails a readiness check while a store Ping started more
+// than ReadyTimeout ago has still not returned.
+var errPingStuck = errors.New("the store's ping has not returned within the readiness timeout")
+
+// pingCall is one store Ping that concurrent readiness checks share.
+type pingCall struct {
+	start time.Time
+	done  chan struct{} // closed when err is set
+	err   error
+}
 
 // pingStore runs the store's Ping and gives up after ReadyTimeout even when
 // Ping does not return: a driver blocked in a system call (a hung or
 // frozen disk under SQLite) never sees its context end, and a probe that
-// hangs instead of failing leaves a load balancer to its own timeout. At
-// most one Ping runs at a time, so a stuck store costs one goroutine, not
-// one per probe; checks made meanwhile fail at once.
+// hangs instead of failing leaves a load balancer to its own timeout.
+// Checks that arrive while a Ping runs wait for its result rather than
+// start another (probes from several load balancers overlap), so at most
+// one Ping runs and a stuck store costs one goroutine; once that Ping has
+// outlived ReadyTimeout, checks fail at once. The Ping runs under its own
+// deadline, not the first caller's request context, whose end must not
+// fail the others.
 func (a *app) pingStore(ctx context.Context) error {
-	if !a.pinging.CompareAndSwap(false, true) {
-		return errPingRunning
+	a.pingMu.Lock()
+	c := a.ping
+	switch {
+	case c == nil:
+		c = &pingCall{start: time.Now(), done: make(chan struct{})}
+		a.ping = c
+		go func() {
+			pctx, cancel := context.WithTimeout(context.Background(), a.cfg.ReadyTimeout)
+			defer cancel()
+			err := a.cfg.Store.Ping(pctx)
+			a.pingMu.Lock()
+			a.ping = nil
+			a.pingMu.Unlock()
+			c.err = err
+			close(c.done)
+		}()
+	case time.Since(c.start) > a.cfg.ReadyTimeout:
+		a.pingMu.Unlock()
+		return errPingStuck
 	}
-	ctx, cancel := context.WithTimeout(ctx, a.cfg.ReadyTimeout)
-	defer cancel()
-	done := make(chan error, 1)
-	go func() {
-		defer a.pinging.Store(false)
-		done <- a.cfg.Store.Ping(ctx)
-	}()
+	a.pingMu.Unlock()
+	t := time.NewTimer(a.cfg.ReadyTimeout)
+	defer t.Stop()
 	select {
-	case err := <-done:
-		return err
+	case <-c.done:
+		return c.err
+	case <-t.C:
+		return fmt.Errorf("store ping: %w", context.DeadlineExceeded)
 	case <-ctx.Done():
-		return fmt.Errorf("store ping: %w", ctx.Err())
+		return ctx.Err()
 	}
 }
 

@@ -11,6 +11,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -664,6 +665,45 @@ func TestReadyz(t *testing.T) {
 				}
 			}
 		})
+	}
+}
+
+// TestReadyzConcurrent sends overlapping readiness probes (several load
+// balancers, or a kubelet beside one) while the store's Ping takes a
+// while: each answers 200 from a Ping it shares, none fails because
+// another probe's Ping is still running, and the probes share fewer Pings
+// than there are probes.
+func TestReadyzConcurrent(t *testing.T) {
+	const probes = 8
+	var pings atomic.Int32
+	st := &pingStore{Store: memory.New(), ping: func(context.Context) error {
+		pings.Add(1)
+		time.Sleep(50 * time.Millisecond)
+		return nil
+	}}
+	h := newHarness(t, st, func(c *handlers.Config) { c.ReadyTimeout = 2 * time.Second })
+	client := &http.Client{Timeout: 5 * time.Second}
+	statuses := make([]int, probes)
+	var wg sync.WaitGroup
+	for i := range probes {
+		wg.Go(func() {
+			res, err := client.Get(h.srv.URL + "/readyz")
+			if err != nil {
+				t.Errorf("probe %d: %v", i, err)
+				return
+			}
+			res.Body.Close()
+			statuses[i] = res.StatusCode
+		})
+	}
+	wg.Wait()
+	for i, got := range statuses {
+		if got != http.StatusOK {
+			t.Errorf("probe %d: /readyz = %d, want 200 (all: %v)", i, got, statuses)
+		}
+	}
+	if n := pings.Load(); n >= probes {
+		t.Errorf("%d probes ran %d Pings, want them to share", probes, n)
 	}
 }
 
