@@ -429,16 +429,41 @@ func Open(ctx context.Context, connString string, opts ...Option) (*Store, error
 // Acquiring the connection is bounded by the acquire timeout and stops when
 // ctx ends. For a write, once it has a connection, fn runs to its outcome
 // even if ctx ends meanwhile, so that an error tells the caller nothing was
-// stored; the call deadline bounds it instead.
+// stored; the call deadline bounds it instead. A call whose connection
+// turns out dead is run once more on another connection when that is safe
+// (below).
 func (s *Store) do(ctx context.Context, op string, write bool, fn func(context.Context, *pgxpool.Conn) error) error {
 	if s.closed.Load() {
 		return fmt.Errorf("postgres: %s: %w", op, store.ErrClosed)
 	}
-	c, err := s.acquire(ctx)
-	if err != nil {
+	for attempt := 1; ; attempt++ {
+		c, err := s.acquire(ctx)
+		if err != nil {
+			return mapErr(op, err)
+		}
+		err = s.call(ctx, write, c, fn)
+		// pgx also closes a connection whose call ran out of time: that is
+		// not a dead connection, and the deadline is the caller's answer.
+		dead := err != nil && c.Conn().IsClosed() && !pgconn.Timeout(err)
+		c.Release()
+		// A connection that died under the call (a database restart or
+		// failover closes every pooled connection, and the pool pings only
+		// those idle for a second or more before handing them out) costs
+		// the call nothing when the call changed nothing: a read, or a
+		// write that never reached the server. It runs again on another
+		// connection instead of failing with ErrUnavailable; the pool drops
+		// the dead one, so after at most as many tries as the pool holds
+		// connections, it dials a fresh one.
+		if dead && attempt <= int(s.pool.Config().MaxConns) && ctx.Err() == nil && (!write || pgconn.SafeToRetry(err)) {
+			continue
+		}
 		return mapErr(op, err)
 	}
-	defer c.Release()
+}
+
+// call runs fn on c under the call deadline; a write runs to its outcome
+// even if ctx ends meanwhile (see do).
+func (s *Store) call(ctx context.Context, write bool, c *pgxpool.Conn, fn func(context.Context, *pgxpool.Conn) error) error {
 	if s.callTimeout > 0 {
 		if write {
 			ctx = context.WithoutCancel(ctx)
@@ -447,7 +472,7 @@ func (s *Store) do(ctx context.Context, op string, write bool, fn func(context.C
 		ctx, cancel = context.WithTimeout(ctx, s.callTimeout)
 		defer cancel()
 	}
-	return mapErr(op, fn(ctx, c))
+	return fn(ctx, c)
 }
 
 // acquire takes a connection from the pool, waiting at most the acquire

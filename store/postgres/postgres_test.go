@@ -544,22 +544,30 @@ func (p *proxy) stop() {
 	p.conns = nil
 }
 
-// TestOutage runs a store through a proxy, takes the "database" away and
-// brings it back: while it is away every call fails with ErrUnavailable
-// within 3 s, and afterwards the store works again by itself.
-func TestOutage(t *testing.T) {
+// proxiedStore opens a store in a schema of its own through a proxy of
+// its own, with opts, and stores one meeting of alice's in it.
+func proxiedStore(t *testing.T, opts ...postgres.Option) (*proxy, *postgres.Store, *store.Meeting) {
+	t.Helper()
 	u := pgtest.Schema(t)
 	pu, err := url.Parse(u)
 	if err != nil {
 		t.Fatal(err)
 	}
 	p := startProxy(t, pu.Host)
-	s := open(t, withHost(t, u, p.addr))
-	ctx := t.Context()
+	s := open(t, withHost(t, u, p.addr), opts...)
 	m := storetest.NewMeeting(alice, 1)
-	if err := s.Create(ctx, m, store.Quota{}); err != nil {
+	if err := s.Create(t.Context(), m, store.Quota{}); err != nil {
 		t.Fatalf("Create: %v", err)
 	}
+	return p, s, m
+}
+
+// TestOutage runs a store through a proxy, takes the "database" away and
+// brings it back: while it is away every call fails with ErrUnavailable
+// within 3 s, and afterwards the store works again by itself.
+func TestOutage(t *testing.T) {
+	p, s, m := proxiedStore(t)
+	ctx := t.Context()
 
 	p.stop()
 	calls := []struct {
@@ -610,28 +618,78 @@ func TestOutage(t *testing.T) {
 	}
 }
 
+// TestRestart restarts the "database" (every connection closed, the port
+// answering again at once), as a failover or a restart of PostgreSQL does,
+// right after the pool's connections were used: reads made straight after
+// it succeed on a fresh connection rather than failing with ErrUnavailable
+// on the dead one (the pool pings only connections idle for a second), and
+// a write either succeeds or fails without having been stored twice.
+func TestRestart(t *testing.T) {
+	p, s, m := proxiedStore(t)
+	ctx := t.Context()
+	reads := []struct {
+		name string
+		call func() error
+	}{
+		{"Get", func() error { _, err := s.Get(ctx, alice, m.ID); return err }},
+		{"Find", func() error { _, err := s.Find(ctx, alice, store.Lookup{ID: m.ID}); return err }},
+		{"List", func() error { _, err := s.List(ctx, alice, store.Page{Limit: 5}); return err }},
+		{"Ping", func() error { return s.Ping(ctx) }},
+	}
+	for _, r := range reads {
+		t.Run(r.name, func(t *testing.T) {
+			// Several connections in use within the last second.
+			var wg sync.WaitGroup
+			for range 4 {
+				wg.Go(func() {
+					if err := r.call(); err != nil {
+						t.Errorf("%s before the restart: %v", r.name, err)
+					}
+				})
+			}
+			wg.Wait()
+			p.stop()
+			p.start()
+			for i := range 4 {
+				if err := r.call(); err != nil {
+					t.Errorf("%s #%d right after the restart = %v, want nil", r.name, i+1, err)
+				}
+			}
+		})
+	}
+	t.Run("Create", func(t *testing.T) {
+		if _, err := s.Get(ctx, alice, m.ID); err != nil {
+			t.Fatalf("Get before the restart: %v", err)
+		}
+		p.stop()
+		p.start()
+		w := storetest.NewMeeting(alice, 2)
+		err := s.Create(ctx, w, store.Quota{})
+		if err != nil && !errors.Is(err, store.ErrUnavailable) {
+			t.Fatalf("Create right after the restart = %v, want nil or ErrUnavailable", err)
+		}
+		got, gerr := s.Find(ctx, alice, store.Lookup{ID: w.ID})
+		if gerr != nil {
+			t.Fatalf("Find: %v", gerr)
+		}
+		if want := map[bool]int{true: 1, false: 0}[err == nil]; len(got) != want {
+			t.Errorf("Create = %v and %d meetings stored, want %d", err, len(got), want)
+		}
+	})
+}
+
 // TestPartition checks the client-side backstop: when the network silently
 // drops everything, no answer (not even statement_timeout's) arrives, and
 // calls still end with ErrUnavailable after the connect timeout plus twice
 // the statement timeout plus a second.
 func TestPartition(t *testing.T) {
-	u := pgtest.Schema(t)
-	pu, err := url.Parse(u)
-	if err != nil {
-		t.Fatal(err)
-	}
-	p := startProxy(t, pu.Host)
-	s := open(t, withHost(t, u, p.addr),
+	p, s, m := proxiedStore(t,
 		postgres.WithStatementTimeout(200*time.Millisecond), postgres.WithConnectTimeout(500*time.Millisecond))
 	ctx := t.Context()
-	m := storetest.NewMeeting(alice, 1)
-	if err := s.Create(ctx, m, store.Quota{}); err != nil {
-		t.Fatalf("Create: %v", err)
-	}
 	p.frozen.Store(true)
 	const limit = 500*time.Millisecond + 2*200*time.Millisecond + time.Second + 500*time.Millisecond
 	start := time.Now()
-	_, err = s.Get(ctx, alice, m.ID)
+	_, err := s.Get(ctx, alice, m.ID)
 	within(t, "Get during a partition", start, limit, err)
 	start = time.Now()
 	err = s.Create(ctx, storetest.NewMeeting(alice, 2), store.Quota{})
