@@ -303,7 +303,7 @@ func TestRunTokenAppOnlyErrors(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			args := append([]string{"token", "--data-dir", dir}, tt.args...)
 			var stdout strings.Builder
-			err := run(t.Context(), args, env(tt.env), &stdout, io.Discard)
+			err := run(t.Context(), args, environ(tt.env), &stdout, io.Discard)
 			var stderr strings.Builder
 			if code := exitCode(err, &stderr); code != 2 {
 				t.Errorf("exitCode(run(%q)) = %d (%v), want 2", args, code, err)

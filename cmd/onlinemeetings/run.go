@@ -65,22 +65,24 @@ func runVersion(args []string, stdout io.Writer) error {
 
 // run is the whole program: it dispatches on the first argument. main only
 // wires it to the process (signals, arguments, environment, exit code).
-func run(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
+// environ is the process environment (os.Environ's KEY=value strings).
+func run(ctx context.Context, args []string, environ []string, stdout, stderr io.Writer) error {
 	if len(args) == 0 {
 		fmt.Fprint(stderr, rootUsage)
 		return &usageError{}
 	}
+	env := newEnvironment(environ)
 	var err error
 	switch cmd, rest := args[0], args[1:]; cmd {
 	case "serve":
-		err = runServe(ctx, rest, getenv, stdout, stderr)
+		err = runServe(ctx, rest, env, stdout, stderr)
 	case "token":
-		err = runToken(rest, getenv, stdout, stderr)
+		err = runToken(rest, env.get, stdout, stderr)
 	case "version", "--version", "-version":
 		err = runVersion(rest, stdout)
 	case "help", "-h", "-help", "--help":
 		if len(rest) > 0 && rest[0] != "help" {
-			return run(ctx, []string{rest[0], "--help"}, getenv, stdout, stderr)
+			return run(ctx, []string{rest[0], "--help"}, environ, stdout, stderr)
 		}
 		fmt.Fprint(stdout, rootUsage)
 	default:

@@ -22,6 +22,15 @@ func env(vars map[string]string) func(string) string {
 	return func(k string) string { return vars[k] }
 }
 
+// environ is vars as os.Environ lists them, for run.
+func environ(vars map[string]string) []string {
+	var kv []string
+	for k, v := range vars {
+		kv = append(kv, k+"="+v)
+	}
+	return kv
+}
+
 // noEnv is a getenv with nothing set, so the tests never see the
 // ONLINEMEETINGS_ variables of the machine running them.
 func noEnv(string) string { return "" }
@@ -345,7 +354,7 @@ var (
 func runCmd(t *testing.T, args ...string) (stdout, stderr string, err error) {
 	t.Helper()
 	var out, errOut bytes.Buffer
-	err = run(t.Context(), args, noEnv, &out, &errOut)
+	err = run(t.Context(), args, nil, &out, &errOut)
 	return out.String(), errOut.String(), err
 }
 

@@ -294,12 +294,23 @@ func newLogger(c *serveConfig, w io.Writer) *slog.Logger {
 // runServe runs the server until ctx is canceled (SIGINT/SIGTERM), then
 // drains: /readyz turns 503, the listener closes, in-flight requests get
 // --shutdown-timeout to finish, and the store closes last.
-func runServe(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
+func runServe(ctx context.Context, args []string, env *environment, stdout, stderr io.Writer) error {
+	getenv := env.get
 	c, err := parseServeConfig(args, getenv, stdout)
 	if err != nil {
 		return err
 	}
 	log := newLogger(c, stderr)
+	// Every flag's variable has been read by now: the ones left are no
+	// setting of serve (a misspelling, or a token flag's).
+	names, suggestions := env.unread()
+	for i, name := range names {
+		attrs := []slog.Attr{slog.String("variable", name)}
+		if suggestions[i] != "" {
+			attrs = append(attrs, slog.String("did_you_mean", suggestions[i]))
+		}
+		log.LogAttrs(ctx, slog.LevelWarn, "environment variable ignored: no serve flag reads it", attrs...)
+	}
 	// SIGHUP rereads the access policy (below). Taken over from the start,
 	// with or without a policy: its default action ends the process at
 	// once, without the drain, and `kill -HUP` is what a supervisor's

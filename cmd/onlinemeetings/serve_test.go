@@ -78,7 +78,7 @@ func startServe(t *testing.T, args ...string) *server {
 			done:   make(chan error, 1),
 		}
 		all := append([]string{"serve", "--addr", addr, "--shutdown-timeout", "5s"}, args...)
-		go func() { s.done <- run(ctx, all, noEnv, s.stdout, s.stderr) }()
+		go func() { s.done <- run(ctx, all, nil, s.stdout, s.stderr) }()
 		err := s.waitReady()
 		if err == nil {
 			t.Cleanup(func() { s.stop(t) })
@@ -322,7 +322,7 @@ func TestServeMemoryStore(t *testing.T) {
 	// A second server on the same address cannot listen.
 	args := []string{"serve", "--addr", addr, "--data-dir", dir, "--store", "memory:"}
 	var stdout, stderr bytes.Buffer
-	err := run(t.Context(), args, noEnv, &stdout, &stderr)
+	err := run(t.Context(), args, nil, &stdout, &stderr)
 	if err == nil || !strings.Contains(err.Error(), "listen on "+addr) {
 		t.Errorf("run(%q) error = %v, want a listen error", args, err)
 	}
