@@ -29,13 +29,14 @@ func exitCode(err error, stderr io.Writer) int {
 	if err == nil {
 		return 0
 	}
+	code, msg := 1, err.Error()
 	var ue *usageError
 	if errors.As(err, &ue) {
-		if ue.msg != "" {
-			fmt.Fprintln(stderr, "onlinemeetings:", ue.msg)
-		}
-		return 2
+		code, msg = 2, ue.msg
 	}
-	fmt.Fprintln(stderr, "onlinemeetings:", err)
-	return 1
+	var le *loggedError
+	if msg != "" && !errors.As(err, &le) { // a logged error is in the log already
+		fmt.Fprintln(stderr, "onlinemeetings:", msg)
+	}
+	return code
 }

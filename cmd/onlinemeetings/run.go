@@ -26,6 +26,14 @@ func usagef(format string, args ...any) error {
 	return &usageError{msg: fmt.Sprintf(format, args...)}
 }
 
+// loggedError is an error the command has already written to its log
+// (serve with --log-format json): the exit code still follows err, but it
+// is not printed again.
+type loggedError struct{ err error }
+
+func (e *loggedError) Error() string { return e.err.Error() }
+func (e *loggedError) Unwrap() error { return e.err }
+
 // errHelp is returned after help was printed on request (exit status 0).
 var errHelp = errors.New("help requested")
 

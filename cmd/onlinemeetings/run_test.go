@@ -3,6 +3,7 @@ package main
 import (
 	"bytes"
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -532,6 +533,42 @@ func TestExitCode(t *testing.T) {
 			}
 			if got := stderr.String(); got != tt.wantStderr {
 				t.Errorf("exitCode(%v) wrote %q on stderr, want %q", tt.err, got, tt.wantStderr)
+			}
+		})
+	}
+}
+
+// TestServeFatalErrorFormat checks how serve's reason for stopping reaches
+// stderr: with --log-format json as a JSON log line (level ERROR, msg
+// "serve failed") and nothing else, so a pipeline reading JSON lines gets
+// it; with text as main's one plain line. The exit code is the same.
+func TestServeFatalErrorFormat(t *testing.T) {
+	for _, tt := range []struct {
+		format    string
+		wantLines []string
+	}{
+		{"json", []string{`"level":"ERROR"`, `"msg":"serve failed"`, `"error":"--access-policy: `}},
+		{"text", []string{"onlinemeetings: --access-policy: "}},
+	} {
+		t.Run(tt.format, func(t *testing.T) {
+			var stdout, stderr bytes.Buffer
+			err := run(t.Context(), []string{"serve", "--store", "memory:", "--data-dir", t.TempDir(),
+				"--log-format", tt.format, "--access-policy", "/nonexistent/policy.json"}, nil, &stdout, &stderr)
+			if code := exitCode(err, &stderr); code != 2 {
+				t.Errorf("exit code = %d (%v), want 2", code, err)
+			}
+			out := stderr.String()
+			for _, want := range tt.wantLines {
+				if !strings.Contains(out, want) {
+					t.Errorf("stderr lacks %q:\n%s", want, out)
+				}
+			}
+			if tt.format == "json" {
+				for _, line := range strings.Split(strings.TrimSpace(out), "\n") {
+					if !json.Valid([]byte(line)) {
+						t.Errorf("stderr line %q is not JSON", line)
+					}
+				}
 			}
 		})
 	}

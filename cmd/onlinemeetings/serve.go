@@ -294,13 +294,23 @@ func newLogger(c *serveConfig, w io.Writer) *slog.Logger {
 // runServe runs the server until ctx is canceled (SIGINT/SIGTERM), then
 // drains: /readyz turns 503, the listener closes, in-flight requests get
 // --shutdown-timeout to finish, and the store closes last.
-func runServe(ctx context.Context, args []string, env *environment, stdout, stderr io.Writer) error {
+func runServe(ctx context.Context, args []string, env *environment, stdout, stderr io.Writer) (err error) {
 	getenv := env.get
 	c, err := parseServeConfig(args, getenv, stdout)
 	if err != nil {
 		return err
 	}
 	log := newLogger(c, stderr)
+	if c.logFormat == "json" {
+		// A log pipeline that reads JSON lines gets the reason the server
+		// stopped as one too, not as main's plain line.
+		defer func() {
+			if err != nil {
+				log.LogAttrs(context.Background(), slog.LevelError, "serve failed", slog.String("error", err.Error()))
+				err = &loggedError{err: err}
+			}
+		}()
+	}
 	// Every flag's variable has been read by now: the ones left are no
 	// setting of serve (a misspelling, or a token flag's).
 	names, suggestions := env.unread()
