@@ -89,7 +89,8 @@ type Issuer struct {
 // default user (UserFile: random oid and tid, name "Dev User", upn
 // "dev.user@onlinemeetings.local"). Files are written atomically (a temp
 // file, then a link or rename), and when two processes race on first start
-// the first file wins and both use it.
+// the first file wins and both use it. Temp files left by a process that
+// was killed while writing are removed once they are a minute old.
 //
 // Open refuses a key file that group or others may read or write (as ssh
 // does for private keys): fix it with chmod 600. This check is skipped on
@@ -98,6 +99,7 @@ func Open(dataDir string) (*Issuer, error) {
 	if err := os.MkdirAll(dataDir, 0o700); err != nil {
 		return nil, fmt.Errorf("devissuer: create data folder: %w", err)
 	}
+	removeStaleTemps(dataDir, time.Now())
 	key, err := loadOrCreateKey(filepath.Join(dataDir, KeyFile))
 	if err != nil {
 		return nil, err
@@ -252,6 +254,31 @@ func writeNew(path string, data []byte) (created bool, err error) {
 	}
 	syncDir(dir)
 	return true, nil
+}
+
+// staleTempAge is how old a temp file of writeNew must be for Open to
+// remove it: writeNew keeps its own for milliseconds, so an older one was
+// left by a process that died (kill -9, power loss) between creating it and
+// removing it (after the link too) and would otherwise stay in the folder
+// for good: for the key, a second copy of the private key. Younger ones
+// may belong to another process starting at the same time, and are left
+// alone.
+const staleTempAge = time.Minute
+
+// removeStaleTemps removes, best effort, the temp files writeNew leaves in
+// dir when its process dies, if they are older than staleTempAge at now.
+func removeStaleTemps(dir string, now time.Time) {
+	entries, _ := os.ReadDir(dir)
+	for _, e := range entries {
+		n := e.Name()
+		if !e.Type().IsRegular() || !strings.HasSuffix(n, ".tmp") ||
+			!strings.HasPrefix(n, "."+KeyFile+".") && !strings.HasPrefix(n, "."+UserFile+".") {
+			continue
+		}
+		if fi, err := e.Info(); err == nil && now.Sub(fi.ModTime()) > staleTempAge {
+			_ = os.Remove(filepath.Join(dir, n))
+		}
+	}
 }
 
 // syncDir makes a new directory entry durable (best effort).

@@ -414,3 +414,43 @@ func getJSON(t *testing.T, c *http.Client, url string, v any) {
 		t.Fatalf("GET %s: %v", url, err)
 	}
 }
+
+// TestOpenRemovesStaleTempFiles checks that Open removes the temp files a
+// process killed in the middle of writing the key or the user left behind
+// (kill -9 between the link and the removal leaves a second copy of the
+// private key), and leaves young ones alone: they may be another process's,
+// starting at the same time.
+func TestOpenRemovesStaleTempFiles(t *testing.T) {
+	dir := t.TempDir()
+	if _, err := devissuer.Open(dir); err != nil {
+		t.Fatalf("Open() error = %v", err)
+	}
+	stale := []string{"." + devissuer.KeyFile + ".123.tmp", "." + devissuer.UserFile + ".456.tmp"}
+	young := "." + devissuer.KeyFile + ".789.tmp"
+	other := ".unrelated.123.tmp"
+	old := time.Now().Add(-time.Hour)
+	for _, name := range append(stale, young, other) {
+		path := filepath.Join(dir, name)
+		if err := os.WriteFile(path, []byte("x"), 0o600); err != nil {
+			t.Fatal(err)
+		}
+		if name != young {
+			if err := os.Chtimes(path, old, old); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	if _, err := devissuer.Open(dir); err != nil {
+		t.Fatalf("Open() again error = %v", err)
+	}
+	for _, name := range stale {
+		if _, err := os.Stat(filepath.Join(dir, name)); !errors.Is(err, os.ErrNotExist) {
+			t.Errorf("stale temp file %s: Stat error = %v, want it removed", name, err)
+		}
+	}
+	for _, name := range []string{young, other} {
+		if _, err := os.Stat(filepath.Join(dir, name)); err != nil {
+			t.Errorf("%s: Stat error = %v, want it kept", name, err)
+		}
+	}
+}
